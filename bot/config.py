@@ -1,0 +1,73 @@
+"""Settings, read from the environment or `.env` when the app starts (never at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_LOCALES = ("ky", "ru")
+
+
+class Settings(BaseSettings):
+    """Every configuration key of the bot; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+
+    operator_chat_id: int | None = None
+    operator_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    operator_locale: str = "ru"
+
+    database_path: Path = Path("data/bot.sqlite3")
+    media_dir: Path = Path("data/media")
+    default_locale: str = "ky"
+    timezone: str = "Asia/Bishkek"
+
+    answer_deadline_days: int = Field(14, ge=1, le=30)
+    max_photos: int = Field(5, ge=0, le=10)
+    max_photo_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    outbox_interval_seconds: float = Field(2.0, gt=0)
+    outbox_max_attempts: int = Field(8, ge=1)
+    deadline_check_minutes: int = Field(60, ge=1)
+    flood_burst: int = Field(10, ge=1)
+    flood_rate_per_second: float = Field(2.0, gt=0)
+    content_dir: Path | None = None
+    log_level: str = "INFO"
+
+    @field_validator("operator_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(
+                int(part) for part in value.replace(";", ",").split(",") if part.strip()
+            )
+        return value
+
+    @field_validator("default_locale", "operator_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            raise ValueError(f"locale must be one of {SUPPORTED_LOCALES}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

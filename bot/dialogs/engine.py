@@ -1,0 +1,914 @@
+"""The dialog core: one neutral event in, neutral replies out, state kept in the store.
+
+No messenger is imported here. A channel adapter builds an `Incoming`, calls
+`DialogEngine.handle`, and renders the returned `Reply` list. Each state has a handler for valid
+input and a prompt that is shown again, with a short hint, for anything else. "Main menu" and
+"Cancel" work everywhere; a button from an older message, or a state the code no longer knows,
+leads back to a sensible prompt instead of an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from bot.complaints import (
+    ANSWERED,
+    REJECTED,
+    STATUS_LABELS,
+    ComplaintService,
+    Draft,
+    normalize_reg_number,
+)
+from bot.content import Content
+from bot.dialogs.events import Attachment, Incoming, Option, Reply
+from bot.dialogs.guards import FloodGuard, KeyedLocks
+from bot.dialogs.matching import match_option
+from bot.dialogs.states import PHOTO_STATES, State
+from bot.i18n import I18n, Texts
+from bot.media import NOT_AN_IMAGE, TOO_LARGE, ImageRejected, MediaStore
+from bot.storage.db import from_db, to_db
+from bot.storage.models import Citizen, Conversation, Photo
+from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+MIN_DESCRIPTION = 10
+MAX_DESCRIPTION = 4000
+MAX_SHORT_TEXT = 300
+MAX_CHECK_FAILURES = 5
+CHECK_LOCK_MINUTES = 15
+_PHONE_CHARS = re.compile(r"[\s\-()]")
+_PHONE = re.compile(r"^\+?\d{9,15}$")
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2060\ufeff]")
+
+MENU_WORDS = {"menu", "меню", "баш меню", "главное меню", "/menu"}
+CANCEL_WORDS = {"cancel", "отмена", "отменить", "жокко чыгаруу", "токтотуу", "/cancel"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_photos: int = 5
+    max_photo_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass
+class Turn:
+    """One incoming event being handled: who, where they are, and how to speak to them."""
+
+    citizen: Citizen
+    conv: Conversation
+    event: Incoming
+    texts: Texts
+    replies: list[Reply] = field(default_factory=list)
+
+    def _(self, message: str) -> str:
+        return self.texts.gettext(message)
+
+    @property
+    def state(self) -> str:
+        return self.conv.state
+
+    @property
+    def draft(self) -> dict:
+        return self.conv.data.setdefault("draft", {})
+
+    def say(self, text: str, **kwargs) -> None:
+        self.replies.append(Reply(text=text, **kwargs))
+
+    def go(self, state: State) -> None:
+        self.conv.state = state
+
+
+class DialogEngine:
+    """Runs every flow: language, main menu, complaint, my complaints, check, help."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        i18n: I18n,
+        content: Content,
+        media: MediaStore,
+        complaints: ComplaintService,
+        clock,
+        default_locale: str = "ky",
+        limits: Limits | None = None,
+        flood: FloodGuard | None = None,
+        numbered_channels: frozenset[str] = frozenset({"console", "whatsapp"}),
+    ) -> None:
+        self.store = store
+        self.i18n = i18n
+        self.content = content
+        self.media = media
+        self.complaints = complaints
+        self.clock = clock
+        self.default_locale = default_locale
+        self.limits = limits or Limits()
+        self.flood = flood or FloodGuard(10, 2.0, clock.monotonic)
+        self.numbered_channels = numbered_channels
+        self._locks = KeyedLocks()
+        self._known_locale: dict[tuple[str, str], str] = {}
+
+    # ----- entry point -----------------------------------------------------------------------
+
+    async def handle(self, event: Incoming) -> list[Reply]:
+        """Handle one event of one citizen; events of the same citizen run one at a time."""
+        key = (event.channel, event.user_key)
+        verdict = self.flood.check(key)
+        if verdict != "ok":
+            if verdict == "drop":
+                return []
+            texts = self.i18n.texts(self._known_locale.get(key, self.default_locale))
+            return [
+                Reply(
+                    text=texts.gettext(
+                        "You are sending messages very quickly. Please wait a few seconds: "
+                        "messages sent in the meantime are not processed."
+                    )
+                )
+            ]
+        async with self._locks.hold(key):
+            now = self.clock.now()
+            citizen = await self.store.citizens.touch(
+                channel=event.channel, user_key=event.user_key, now=now
+            )
+            conv = await self.store.conversations.load(citizen_id=citizen.id)
+            if conv is None or conv.state not in State.__members__.values():
+                conv = Conversation(State.MENU if citizen.locale else State.LANGUAGE)
+            turn = Turn(
+                citizen, conv, event, self.i18n.texts(citizen.locale or self.default_locale)
+            )
+            await self._dispatch(turn)
+            self._remember_options(turn)
+            await self.store.conversations.save(citizen_id=citizen.id, conversation=conv, now=now)
+            self._known_locale[key] = turn.texts.locale
+            return turn.replies
+
+    async def _dispatch(self, turn: Turn) -> None:
+        event = self._normalize(turn)
+        turn.event = event
+        if event.kind == "command":
+            await self._command(turn, event.text)
+        elif turn.citizen.locale is None and not (event.option_id or "").startswith("lang:"):
+            self._show_language(turn)
+        elif event.kind == "option" and event.option_id.startswith("nav:"):
+            await self._navigate(turn, event.option_id)
+        elif event.kind == "option" and event.option_id not in turn.conv.data.get("_offered", []):
+            turn.say(turn._("That button belongs to an earlier message. Here is where we are now:"))
+            await self._prompt(turn)
+        else:
+            handler = self._handlers().get(turn.state, DialogEngine._in_menu)
+            await handler(self, turn)
+
+    def _normalize(self, turn: Turn) -> Incoming:
+        """Typed words for "menu"/"cancel", option numbers and labels become commands/options."""
+        event = turn.event
+        if event.kind != "text":
+            return event
+        typed = " ".join(event.text.split()).casefold()
+        if typed in MENU_WORDS:
+            return _as(event, kind="command", text="/menu")
+        if typed in CANCEL_WORDS:
+            return _as(event, kind="command", text="/cancel")
+        offered = [Option(i, label) for i, label in turn.conv.data.get("_options", [])]
+        chosen = match_option(
+            event.text, offered, allow_numbers=event.channel in self.numbered_channels
+        )
+        return _as(event, kind="option", option_id=chosen.id) if chosen else event
+
+    def _remember_options(self, turn: Turn) -> None:
+        """The options of the last prompt are the ones valid for the next event."""
+        offered = next((r.options for r in reversed(turn.replies) if r.options), ())
+        turn.conv.data["_offered"] = [o.id for o in offered]
+        turn.conv.data["_options"] = [[o.id, o.label] for o in offered]
+
+    @staticmethod
+    def _handlers():
+        return _HANDLERS
+
+    # ----- commands and navigation -----------------------------------------------------------
+
+    async def _command(self, turn: Turn, text: str) -> None:
+        command = text.split()[0].split("@")[0].casefold()
+        if turn.citizen.locale is None and command not in ("/language",):
+            self._show_language(turn)
+            return
+        match command:
+            case "/start" | "/menu":
+                await self._to_menu(turn)
+            case "/cancel":
+                await self._cancel(turn)
+            case "/language":
+                self._show_language(turn)
+            case "/help":
+                self._show_help(turn)
+                await self._to_menu(turn)
+            case "/complaint" | "/new":
+                self._start_complaint(turn)
+            case "/my" | "/mycomplaints":
+                await self._show_my_complaints(turn)
+            case "/check":
+                self._start_check(turn)
+            case _:
+                turn.say(turn._("I do not know this command. Please choose from the menu."))
+                await self._to_menu(turn)
+
+    async def _navigate(self, turn: Turn, option_id: str) -> None:
+        if option_id == "nav:cancel":
+            await self._cancel(turn)
+        else:
+            await self._to_menu(turn)
+
+    async def _cancel(self, turn: Turn) -> None:
+        if turn.state != State.MENU and turn.state != State.LANGUAGE:
+            turn.say(turn._("Cancelled. Nothing was sent."))
+        await self._to_menu(turn)
+
+    async def _to_menu(self, turn: Turn) -> None:
+        turn.conv.data.pop("draft", None)
+        turn.conv.data.pop("editing", None)
+        turn.go(State.MENU)
+        turn.replies.append(self._menu_reply(turn))
+
+    def _menu_reply(self, turn: Turn) -> Reply:
+        _ = turn._
+        return Reply(
+            text=_("Main menu. What would you like to do?"),
+            options=(
+                Option("menu:complaint", _("📝 File a complaint")),
+                Option("menu:mine", _("📋 My complaints")),
+                Option("menu:check", _("🔎 Check a complaint")),
+                Option("menu:help", _("ℹ️ Help and contacts")),
+                Option("menu:language", _("🌐 Language")),
+            ),
+        )
+
+    def _show_language(self, turn: Turn) -> None:
+        ky, ru = self.i18n.texts("ky"), self.i18n.texts("ru")
+        turn.go(State.LANGUAGE)
+        turn.say(
+            ky.gettext("Please choose a language.")
+            + "\n"
+            + ru.gettext("Please choose a language."),
+            options=(Option("lang:ky", "Кыргызча"), Option("lang:ru", "Русский")),
+        )
+
+    def _show_help(self, turn: Turn) -> None:
+        _ = turn._
+        turn.say(
+            _("This bot accepts complaints and reports to the municipality around the clock.")
+            + "\n\n"
+            + _("Trust phones: +996 (312) 62 41 40, 0800 800 55 10 (free call).")
+            + "\n"
+            + _("Call centre: 119.")
+            + "\n"
+            + _("In an emergency call 112: the bot is not an emergency service.")
+            + "\n\n"
+            + _("To check a complaint from another device, use its number and the receipt code.")
+        )
+
+    # ----- language and menu states ----------------------------------------------------------
+
+    async def _in_language(self, turn: Turn) -> None:
+        option = turn.event.option_id or ""
+        if not option.startswith("lang:"):
+            self._show_language(turn)
+            return
+        locale = option.removeprefix("lang:")
+        await self.store.citizens.set_locale(citizen_id=turn.citizen.id, locale=locale)
+        turn.citizen = _with_locale(turn.citizen, locale)
+        turn.texts = self.i18n.texts(locale)
+        turn.say(
+            turn._("Language saved: Russian.")
+            if locale == "ru"
+            else turn._("Language saved: Kyrgyz.")
+        )
+        await self._to_menu(turn)
+
+    async def _in_menu(self, turn: Turn) -> None:
+        match turn.event.option_id:
+            case "menu:complaint":
+                self._start_complaint(turn)
+            case "menu:mine":
+                await self._show_my_complaints(turn)
+            case "menu:check":
+                self._start_check(turn)
+            case "menu:help":
+                self._show_help(turn)
+                await self._to_menu(turn)
+            case "menu:language":
+                self._show_language(turn)
+            case _ if turn.event.attachments:
+                turn.say(turn._("Photos can be attached to a complaint: start one from the menu."))
+                await self._to_menu(turn)
+            case _:
+                turn.say(turn._("Please choose one of the options below."))
+                await self._to_menu(turn)
+
+    # ----- prompts ---------------------------------------------------------------------------
+
+    async def _prompt(self, turn: Turn) -> None:
+        """Show the question of the current state again."""
+        prompt = _PROMPTS.get(turn.state)
+        if prompt is None:
+            await self._to_menu(turn)
+        else:
+            turn.replies.append(prompt(self, turn))
+
+    def _cancel_option(self, turn: Turn) -> Option:
+        return Option("nav:cancel", turn._("✖ Cancel"))
+
+    def _prompt_category(self, turn: Turn) -> Reply:
+        locale = turn.texts.locale
+        options = tuple(Option(f"cat:{c.id}", c.label(locale)) for c in self.content.categories)
+        return Reply(
+            text=turn._("What is the complaint about? Choose a category."),
+            options=(*options, self._cancel_option(turn)),
+        )
+
+    def _prompt_description(self, turn: Turn) -> Reply:
+        return Reply(
+            text=turn._(
+                "Describe the problem in your own words: what happened, where and when. "
+                "From {min} to {max} characters."
+            ).format(min=MIN_DESCRIPTION, max=MAX_DESCRIPTION),
+            options=(self._cancel_option(turn),),
+        )
+
+    def _prompt_place(self, turn: Turn) -> Reply:
+        _ = turn._
+        return Reply(
+            text=_("Where is it? Send a location pin or type the address. You can skip this step."),
+            options=(Option("place:skip", _("⏭ Skip")), self._cancel_option(turn)),
+            ask_location=_("📍 Send my location"),
+        )
+
+    def _prompt_photos(self, turn: Turn) -> Reply:
+        _ = turn._
+        count = len(turn.draft.get("photos", []))
+        lines = [
+            _(
+                "You can attach up to {max} photos as evidence. Send them now, or press Done."
+            ).format(max=self.limits.max_photos)
+        ]
+        if count:
+            lines.append(
+                _("Photos attached: {count} of {max}.").format(
+                    count=count, max=self.limits.max_photos
+                )
+            )
+        options = [Option("photos:done", _("✅ Done"))]
+        if count:
+            options.append(Option("photos:clear", _("🗑 Remove the photos")))
+        options.append(self._cancel_option(turn))
+        return Reply(text="\n".join(lines), options=tuple(options))
+
+    def _prompt_identity(self, turn: Turn) -> Reply:
+        _ = turn._
+        return Reply(
+            text=_(
+                "Do you want to give your name?\n\n"
+                "Named appeal: you give your full name, phone and address. It is a formal appeal: "
+                "the law obliges the body to answer it on the merits within the legal deadline.\n\n"
+                "Anonymous report: we do not ask who you are, and the operators will not see your "
+                "name, phone or account. It is still registered, routed, tracked and answered "
+                "here, but by law a body may decline to treat a report without name and address "
+                "as a formal appeal."
+            ),
+            options=(
+                Option("id:named", _("👤 Named appeal")),
+                Option("id:anon", _("🕶 Anonymous report")),
+                self._cancel_option(turn),
+            ),
+        )
+
+    def _prompt_name(self, turn: Turn) -> Reply:
+        return Reply(
+            text=turn._("Your full name (surname, first name):"),
+            options=(self._cancel_option(turn),),
+        )
+
+    def _prompt_phone(self, turn: Turn) -> Reply:
+        _ = turn._
+        return Reply(
+            text=_(
+                "Your phone number: press the button to share it, "
+                "or type it (e.g. +996 555 123 456)."
+            ),
+            options=(self._cancel_option(turn),),
+            ask_contact=_("📱 Share my phone number"),
+        )
+
+    def _prompt_contact_address(self, turn: Turn) -> Reply:
+        return Reply(
+            text=turn._("Your postal address, for the official answer:"),
+            options=(self._cancel_option(turn),),
+        )
+
+    def _prompt_confirm(self, turn: Turn) -> Reply:
+        _ = turn._
+        return Reply(
+            text=self._summary(turn),
+            options=(
+                Option("confirm:yes", _("✅ Send")),
+                Option("confirm:edit", _("✏️ Change something")),
+                self._cancel_option(turn),
+            ),
+        )
+
+    def _prompt_edit(self, turn: Turn) -> Reply:
+        _ = turn._
+        return Reply(
+            text=_("What do you want to change?"),
+            options=(
+                Option("edit:category", _("Category")),
+                Option("edit:description", _("Description")),
+                Option("edit:place", _("Place")),
+                Option("edit:photos", _("Photos")),
+                Option("edit:identity", _("Named or anonymous")),
+                Option("edit:back", _("⬅️ Back to the summary")),
+            ),
+        )
+
+    def _prompt_check_number(self, turn: Turn) -> Reply:
+        return Reply(
+            text=turn._("Type the registration number of the complaint, for example 26-00042."),
+            options=(self._cancel_option(turn),),
+        )
+
+    def _prompt_check_code(self, turn: Turn) -> Reply:
+        return Reply(
+            text=turn._("Now type the receipt code you were given, for example 7KXM-4PQ2."),
+            options=(self._cancel_option(turn),),
+        )
+
+    # ----- the complaint flow ----------------------------------------------------------------
+
+    def _start_complaint(self, turn: Turn) -> None:
+        turn.conv.data["draft"] = {"photos": []}
+        turn.conv.data.pop("editing", None)
+        turn.go(State.CATEGORY)
+        turn.replies.append(self._prompt_category(turn))
+
+    async def _advance(self, turn: Turn, to: State) -> None:
+        """Go to the next step, or back to the summary when the citizen was changing one field."""
+        if turn.conv.data.get("editing") and to not in (
+            State.NAME,
+            State.PHONE,
+            State.CONTACT_ADDRESS,
+        ):
+            turn.conv.data.pop("editing", None)
+            to = State.CONFIRM
+        turn.go(to)
+        await self._prompt(turn)
+
+    async def _in_category(self, turn: Turn) -> None:
+        option = turn.event.option_id or ""
+        category = (
+            self.content.category(option.removeprefix("cat:"))
+            if option.startswith("cat:")
+            else None
+        )
+        if category is None:
+            await self._reprompt(turn, turn._("Please choose a category with the buttons."))
+            return
+        turn.draft["category"] = category.id
+        await self._advance(turn, State.DESCRIPTION)
+
+    async def _in_description(self, turn: Turn) -> None:
+        caption = turn.event.text.strip() if turn.event.attachments else ""
+        if await self._took_photos(turn, prompt=not caption):
+            if caption:  # a photo with a caption: the caption is the description
+                turn.event = _as(turn.event, kind="text", attachments=())
+                await self._in_description(turn)
+            return
+        text = await self._text_input(turn, MIN_DESCRIPTION, MAX_DESCRIPTION)
+        if text is None:
+            return
+        turn.draft["description"] = text
+        await self._advance(turn, State.PLACE)
+
+    async def _in_place(self, turn: Turn) -> None:
+        event = turn.event
+        if await self._took_photos(turn):
+            return
+        if event.kind == "location" and event.latitude is not None:
+            turn.draft.update(latitude=event.latitude, longitude=event.longitude)
+            turn.say(turn._("Location saved."))
+        elif event.option_id == "place:skip":
+            turn.draft.update(latitude=None, longitude=None, address=None)
+        else:
+            text = await self._text_input(turn, 3, MAX_SHORT_TEXT)
+            if text is None:
+                return
+            turn.draft["address"] = text
+            turn.say(turn._("Address saved."))
+        await self._advance(turn, State.PHOTOS)
+
+    async def _in_photos(self, turn: Turn) -> None:
+        if await self._took_photos(turn):
+            return
+        match turn.event.option_id:
+            case "photos:done":
+                await self._advance(turn, State.IDENTITY)
+            case "photos:clear":
+                turn.draft["photos"] = []
+                turn.say(turn._("The photos were removed."))
+                await self._prompt(turn)
+            case _:
+                await self._reprompt(turn, turn._("Send a photo, or press Done."))
+
+    async def _in_identity(self, turn: Turn) -> None:
+        match turn.event.option_id:
+            case "id:anon":
+                turn.draft.update(anonymous=True, full_name=None, phone=None, contact_address=None)
+                turn.conv.data.pop("editing", None)
+                turn.go(State.CONFIRM)
+                await self._prompt(turn)
+            case "id:named":
+                turn.draft["anonymous"] = False
+                turn.go(State.NAME)
+                await self._prompt(turn)
+            case _:
+                await self._reprompt(turn, turn._("Please choose with the buttons."))
+
+    async def _in_name(self, turn: Turn) -> None:
+        text = await self._text_input(turn, 3, 150)
+        if text is not None:
+            turn.draft["full_name"] = text
+            turn.go(State.PHONE)
+            await self._prompt(turn)
+
+    async def _in_phone(self, turn: Turn) -> None:
+        event = turn.event
+        if event.kind == "contact" and event.contact_phone:
+            phone = event.contact_phone
+        elif event.kind == "text" and _PHONE.match(_PHONE_CHARS.sub("", event.text)):
+            phone = _PHONE_CHARS.sub("", event.text)
+        else:
+            await self._reprompt(turn, turn._("That does not look like a phone number."))
+            return
+        turn.draft["phone"] = normalize_phone(phone)
+        turn.say(turn._("Phone number saved."))
+        turn.go(State.CONTACT_ADDRESS)
+        await self._prompt(turn)
+
+    async def _in_contact_address(self, turn: Turn) -> None:
+        text = await self._text_input(turn, 5, MAX_SHORT_TEXT)
+        if text is not None:
+            turn.draft["contact_address"] = text
+            turn.conv.data.pop("editing", None)
+            turn.go(State.CONFIRM)
+            await self._prompt(turn)
+
+    async def _in_confirm(self, turn: Turn) -> None:
+        match turn.event.option_id:
+            case "confirm:yes":
+                await self._register(turn)
+            case "confirm:edit":
+                turn.go(State.EDIT)
+                await self._prompt(turn)
+            case _:
+                await self._reprompt(turn, turn._("Please check the summary and choose below."))
+
+    async def _in_edit(self, turn: Turn) -> None:
+        targets = {
+            "edit:category": State.CATEGORY,
+            "edit:description": State.DESCRIPTION,
+            "edit:place": State.PLACE,
+            "edit:photos": State.PHOTOS,
+            "edit:identity": State.IDENTITY,
+        }
+        option = turn.event.option_id or ""
+        if option == "edit:back":
+            turn.go(State.CONFIRM)
+        elif option in targets:
+            turn.conv.data["editing"] = True
+            turn.go(targets[option])
+        else:
+            await self._reprompt(turn, turn._("Please choose with the buttons."))
+            return
+        await self._prompt(turn)
+
+    async def _register(self, turn: Turn) -> None:
+        draft = turn.draft
+        if not draft.get("category") or not draft.get("description"):
+            turn.say(turn._("Something is missing in the complaint. Let us start again."))
+            self._start_complaint(turn)
+            return
+        complaint, code = await self.complaints.register(
+            turn.citizen, _draft_from(draft), turn.texts.locale
+        )
+        log.info("complaint %s registered (%s)", complaint.reg_number, complaint.category)
+        _ = turn._
+        lines = [
+            _("Your complaint is registered."),
+            _("Registration number: {number}").format(number=complaint.reg_number),
+            _("Date: {date}").format(date=turn.texts.date(complaint.created_at)),
+            _("An answer is due by {date}.").format(date=turn.texts.date(complaint.due_at)),
+            "",
+            _("Receipt code: {code}").format(code=code),
+        ]
+        if complaint.is_anonymous:
+            lines.append(
+                _(
+                    "Write the number and the code down. With them you can check this report "
+                    "from any device. We keep only a fingerprint of the code, "
+                    "so nobody can restore it for you."
+                )
+            )
+        else:
+            lines.append(
+                _("With the number and this code you can check the complaint from any device.")
+            )
+        lines.append(_("You will get a message here every time the status changes."))
+        turn.say("\n".join(lines))
+        await self._to_menu(turn)
+
+    def _summary(self, turn: Turn) -> str:
+        _ = turn._
+        draft = turn.draft
+        category = self.content.category(draft.get("category", ""))
+        lines = [
+            _("Please check your complaint:"),
+            _("Category: {category}").format(
+                category=category.label(turn.texts.locale) if category else "—"
+            ),
+            _("Description: {text}").format(text=draft.get("description", "—")),
+        ]
+        if draft.get("address"):
+            lines.append(_("Place: {address}").format(address=draft["address"]))
+        if draft.get("latitude") is not None:
+            lines.append(_("Location pin: attached"))
+        lines.append(_("Photos: {count}").format(count=len(draft.get("photos", []))))
+        if draft.get("anonymous"):
+            lines.append(_("Anonymous report: your name and contacts are not sent."))
+        else:
+            lines.append(
+                _("Applicant: {name}, phone {phone}, address {address}").format(
+                    name=draft.get("full_name"),
+                    phone=draft.get("phone"),
+                    address=draft.get("contact_address"),
+                )
+            )
+        return "\n".join(lines)
+
+    # ----- photos and text -------------------------------------------------------------------
+
+    async def _took_photos(self, turn: Turn, prompt: bool = True) -> bool:
+        """Add the event's attachments to the draft. True when the event carried any."""
+        if not turn.event.attachments:
+            return False
+        for attachment in turn.event.attachments:
+            turn.say(await self._add_photo(turn, attachment))
+        if prompt and turn.state != State.PHOTOS:
+            turn.say(turn._("Photo noted. Now please continue:"))
+        if prompt:
+            await self._prompt(turn)
+        return True
+
+    async def _add_photo(self, turn: Turn, attachment: Attachment) -> str:
+        _ = turn._
+        photos = turn.draft.setdefault("photos", [])
+        if attachment.kind != "image":
+            return _(
+                "I can accept only photos (JPEG, PNG, WEBP and similar). Voice messages, videos, "
+                "stickers and documents cannot be attached; please describe them in words."
+            )
+        if len(photos) >= self.limits.max_photos:
+            return _("A complaint can have at most {max} photos; this one was not added.").format(
+                max=self.limits.max_photos
+            )
+        if attachment.size and attachment.size > self.limits.max_photo_bytes:
+            return self._too_large(turn)
+        try:
+            stored = await self.media.save_photo(await attachment.fetch())
+        except ImageRejected as rejected:
+            if rejected.reason == TOO_LARGE:
+                return self._too_large(turn)
+            if rejected.reason == NOT_AN_IMAGE:
+                return _("This file is not a photo I can read. Please send a JPEG or PNG picture.")
+            return _("This picture is too big in pixels. Please send a smaller photo.")
+        except Exception:  # a download that failed must not end the dialog
+            log.exception("photo download failed")
+            return _("I could not download this photo. Please try sending it again.")
+        photos.append({"sha256": stored.sha256, "path": stored.path})
+        return _("Photo {count} of {max} attached.").format(
+            count=len(photos), max=self.limits.max_photos
+        )
+
+    def _too_large(self, turn: Turn) -> str:
+        megabytes = self.limits.max_photo_bytes // (1024 * 1024)
+        return turn._("This photo is larger than {mb} MB. Please send a smaller one.").format(
+            mb=megabytes
+        )
+
+    async def _text_input(self, turn: Turn, minimum: int, maximum: int) -> str | None:
+        """The typed text when it fits the limits; otherwise explain, re-prompt and return None."""
+        event = turn.event
+        if event.kind != "text":
+            await self._reprompt(turn, self._wrong_kind(turn))
+            return None
+        text = _INVISIBLE.sub("", event.text).strip()
+        if not text:
+            await self._reprompt(turn, turn._("The message is empty. Please write it in words."))
+            return None
+        if len(text) > maximum:
+            await self._reprompt(
+                turn,
+                turn._(
+                    "The text is too long: {length} characters, the limit is {max}. "
+                    "Please shorten it and send it again; nothing was saved from this message."
+                ).format(length=len(text), max=maximum),
+            )
+            return None
+        if len(text) < minimum:
+            await self._reprompt(
+                turn,
+                turn._("The text is too short: please write at least {min} characters.").format(
+                    min=minimum
+                ),
+            )
+            return None
+        return text
+
+    def _wrong_kind(self, turn: Turn) -> str:
+        event = turn.event
+        if event.kind == "file" or (event.kind == "photo" and turn.state not in PHOTO_STATES):
+            return turn._("I cannot use a file here.")
+        if event.kind == "option":
+            return turn._("Please type the answer as text.")
+        return turn._("I expected a text message here.")
+
+    async def _reprompt(self, turn: Turn, hint: str) -> None:
+        turn.say(hint)
+        await self._prompt(turn)
+
+    # ----- my complaints and checking --------------------------------------------------------
+
+    async def _show_my_complaints(self, turn: Turn) -> None:
+        _ = turn._
+        complaints = await self.store.complaints.of_citizen(citizen_id=turn.citizen.id)
+        if not complaints:
+            turn.say(_("You have not filed any complaints yet."))
+        else:
+            lines = [_("Your complaints:")]
+            for complaint in complaints:
+                category = self.content.category(complaint.category)
+                lines.append(
+                    _("No. {number} of {date}, {category}: {status}").format(
+                        number=complaint.reg_number,
+                        date=turn.texts.date(complaint.created_at),
+                        category=category.label(turn.texts.locale)
+                        if category
+                        else complaint.category,
+                        status=_(STATUS_LABELS[complaint.status]),
+                    )
+                )
+            turn.say("\n".join(lines))
+        await self._to_menu(turn)
+
+    def _start_check(self, turn: Turn) -> None:
+        turn.go(State.CHECK_NUMBER)
+        turn.replies.append(self._prompt_check_number(turn))
+
+    async def _in_check_number(self, turn: Turn) -> None:
+        text = await self._text_input(turn, 3, 40)
+        if text is None:
+            return
+        turn.conv.data["check_number"] = normalize_reg_number(text)
+        turn.go(State.CHECK_CODE)
+        await self._prompt(turn)
+
+    async def _in_check_code(self, turn: Turn) -> None:
+        code = await self._text_input(turn, 4, 40)
+        if code is None:
+            return
+        data = turn.conv.data
+        locked_until = from_db(data.get("check_locked_until"))
+        now = self.clock.now()
+        if locked_until and locked_until > now:
+            turn.say(
+                turn._("Too many wrong attempts. Please try again in {minutes} minutes.").format(
+                    minutes=CHECK_LOCK_MINUTES
+                )
+            )
+            await self._to_menu(turn)
+            return
+        complaint = await self.complaints.verify_receipt(data.get("check_number", ""), code)
+        if complaint is None:
+            failures = data.get("check_failures", 0) + 1
+            data["check_failures"] = failures
+            if failures >= MAX_CHECK_FAILURES:
+                data["check_failures"] = 0
+                data["check_locked_until"] = to_db(now + timedelta(minutes=CHECK_LOCK_MINUTES))
+            turn.say(
+                turn._(
+                    "No complaint matches this number and code. Please check them and try again."
+                )
+            )
+            await self._to_menu(turn)
+            return
+        data.pop("check_failures", None)
+        turn.say(await self._status_report(turn, complaint))
+        await self._to_menu(turn)
+
+    async def _status_report(self, turn: Turn, complaint) -> str:
+        _ = turn._
+        t = turn.texts
+        category = self.content.category(complaint.category)
+        lines = [
+            _("Complaint No. {number}").format(number=complaint.reg_number),
+            _("Category: {category}").format(
+                category=category.label(t.locale) if category else complaint.category
+            ),
+            _("Registered: {date}").format(date=t.date(complaint.created_at)),
+            _("Status: {status}").format(status=_(STATUS_LABELS[complaint.status])),
+            _("Answer due: {date}").format(date=t.date(complaint.due_at)),
+            "",
+            _("History:"),
+        ]
+        answer = None
+        for event in await self.store.complaints.events(complaint_id=complaint.id):
+            lines.append(f"{t.datetime(event.created_at)} — {_(STATUS_LABELS[event.new_status])}")
+            if event.new_status in (ANSWERED, REJECTED) and event.note:
+                answer = event.note
+        if answer:
+            lines += ["", _("Answer from the operator:"), answer]
+        return "\n".join(lines)
+
+
+def normalize_phone(phone: str) -> str:
+    """International form: '0555 12-34-56' and '996555123456' both become '+996555123456'."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if phone.strip().startswith("+"):
+        return "+" + digits
+    if len(digits) == 10 and digits.startswith("0"):
+        return "+996" + digits[1:]
+    return "+" + digits
+
+
+def _as(event: Incoming, **changes) -> Incoming:
+    return replace(event, **changes)
+
+
+def _with_locale(citizen: Citizen, locale: str) -> Citizen:
+    return replace(citizen, locale=locale)
+
+
+def _draft_from(draft: dict) -> Draft:
+    return Draft(
+        category=draft["category"],
+        description=draft["description"],
+        address=draft.get("address"),
+        latitude=draft.get("latitude"),
+        longitude=draft.get("longitude"),
+        photos=[Photo(p["sha256"], p["path"]) for p in draft.get("photos", [])],
+        is_anonymous=bool(draft.get("anonymous", True)),
+        full_name=draft.get("full_name"),
+        phone=draft.get("phone"),
+        contact_address=draft.get("contact_address"),
+    )
+
+
+_HANDLERS = {
+    State.LANGUAGE: DialogEngine._in_language,
+    State.MENU: DialogEngine._in_menu,
+    State.CATEGORY: DialogEngine._in_category,
+    State.DESCRIPTION: DialogEngine._in_description,
+    State.PLACE: DialogEngine._in_place,
+    State.PHOTOS: DialogEngine._in_photos,
+    State.IDENTITY: DialogEngine._in_identity,
+    State.NAME: DialogEngine._in_name,
+    State.PHONE: DialogEngine._in_phone,
+    State.CONTACT_ADDRESS: DialogEngine._in_contact_address,
+    State.CONFIRM: DialogEngine._in_confirm,
+    State.EDIT: DialogEngine._in_edit,
+    State.CHECK_NUMBER: DialogEngine._in_check_number,
+    State.CHECK_CODE: DialogEngine._in_check_code,
+}
+
+_PROMPTS = {
+    State.CATEGORY: DialogEngine._prompt_category,
+    State.DESCRIPTION: DialogEngine._prompt_description,
+    State.PLACE: DialogEngine._prompt_place,
+    State.PHOTOS: DialogEngine._prompt_photos,
+    State.IDENTITY: DialogEngine._prompt_identity,
+    State.NAME: DialogEngine._prompt_name,
+    State.PHONE: DialogEngine._prompt_phone,
+    State.CONTACT_ADDRESS: DialogEngine._prompt_contact_address,
+    State.CONFIRM: DialogEngine._prompt_confirm,
+    State.EDIT: DialogEngine._prompt_edit,
+    State.CHECK_NUMBER: DialogEngine._prompt_check_number,
+    State.CHECK_CODE: DialogEngine._prompt_check_code,
+    State.MENU: DialogEngine._menu_reply,
+    State.LANGUAGE: lambda self, turn: Reply(
+        text=self.i18n.texts("ky").gettext("Please choose a language.")
+        + "\n"
+        + self.i18n.texts("ru").gettext("Please choose a language."),
+        options=(Option("lang:ky", "Кыргызча"), Option("lang:ru", "Русский")),
+    ),
+}

@@ -1,0 +1,92 @@
+"""The neutral language between channels and the dialog core.
+
+A channel adapter turns what a messenger delivered into an `Incoming`, and renders the `Reply`
+objects the core returns. Nothing here knows about Telegram, WhatsApp or the console.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+IncomingKind = Literal["text", "option", "command", "photo", "location", "contact", "file"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file the citizen sent. `fetch` downloads its bytes only when the core wants them."""
+
+    kind: Literal["image", "document", "voice", "audio", "video", "sticker", "other"]
+    fetch: Callable[[], Awaitable[bytes]]
+    mime: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a citizen did: text, an option, a command, a photo, a pin or a contact."""
+
+    channel: str
+    user_key: str
+    kind: IncomingKind
+    text: str = ""
+    option_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    latitude: float | None = None
+    longitude: float | None = None
+    contact_phone: str | None = None
+    contact_is_own: bool = False
+    language_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    """A choice offered to the citizen: a stable id (at most 64 bytes) and a label."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to show. Channels render `options` as buttons or numbered lines."""
+
+    text: str = ""
+    options: tuple[Option, ...] = ()
+    photos: tuple[str, ...] = ()
+    ask_contact: str | None = None
+    ask_location: str | None = None
+    location: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"text": self.text}
+        if self.options:
+            data["options"] = [[o.id, o.label] for o in self.options]
+        if self.photos:
+            data["photos"] = list(self.photos)
+        if self.ask_contact:
+            data["ask_contact"] = self.ask_contact
+        if self.ask_location:
+            data["ask_location"] = self.ask_location
+        if self.location:
+            data["location"] = list(self.location)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        return cls(
+            text=data.get("text", ""),
+            options=tuple(Option(i, label) for i, label in data.get("options", ())),
+            photos=tuple(data.get("photos", ())),
+            ask_contact=data.get("ask_contact"),
+            ask_location=data.get("ask_location"),
+            location=tuple(data["location"]) if data.get("location") else None,
+        )
+
+
+@dataclass
+class Outcome:
+    """What the core answers to one `Incoming`."""
+
+    replies: list[Reply] = field(default_factory=list)

@@ -1,0 +1,27 @@
+"""Every conversation state of every flow, named in one place."""
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    LANGUAGE = "language"
+    MENU = "menu"
+    # filing a complaint
+    CATEGORY = "complaint.category"
+    DESCRIPTION = "complaint.description"
+    PLACE = "complaint.place"
+    PHOTOS = "complaint.photos"
+    IDENTITY = "complaint.identity"
+    NAME = "complaint.name"
+    PHONE = "complaint.phone"
+    CONTACT_ADDRESS = "complaint.contact_address"
+    CONFIRM = "complaint.confirm"
+    EDIT = "complaint.edit"
+    # checking a complaint by number and receipt code
+    CHECK_NUMBER = "check.number"
+    CHECK_CODE = "check.code"
+
+
+COMPLAINT_STATES = frozenset(s for s in State if s.value.startswith("complaint."))
+# States in which a photo is added to the complaint being written.
+PHOTO_STATES = frozenset({State.DESCRIPTION, State.PLACE, State.PHOTOS})

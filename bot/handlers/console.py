@@ -1,0 +1,143 @@
+"""A console chat with the very same dialogs and store, for trying the bot without any token.
+
+Type text, an option's number or label, or a command. Extra console commands:
+  /photo PATH          attach an image file (any other file shows how refusals look)
+  /location LAT LON    send a location pin
+  /contact PHONE       share a phone number
+  /op                  list open complaints, as an operator sees them
+  /op NUMBER ACTION [TEXT]   act as an operator: accept, forward, progress, answer TEXT, reject TEXT
+  /quit                leave
+Messages pushed by the outbox (status changes, operator cards) are printed as they are sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.complaints import OPEN_STATUSES, OperatorRef
+from bot.dialogs.events import Attachment, Incoming, Reply
+from bot.media import sniff_image_type
+
+CHANNEL = "console"
+OPERATORS = "operators"
+CONSOLE_OPERATOR = OperatorRef(id=0, name="console operator")
+
+
+def render(reply: Reply) -> str:
+    """A reply as console text: photos and pins as notes, options as numbered lines."""
+    lines = [f"[photo: {path}]" for path in reply.photos]
+    if reply.location:
+        lines.append(f"[location: {reply.location[0]:.5f}, {reply.location[1]:.5f}]")
+    if reply.text:
+        lines.append(reply.text)
+    lines += [f"  {number}. {option.label}" for number, option in enumerate(reply.options, 1)]
+    if reply.ask_location:
+        lines.append(f"  ({reply.ask_location}: /location LAT LON)")
+    if reply.ask_contact:
+        lines.append(f"  ({reply.ask_contact}: /contact PHONE)")
+    return "\n".join(lines)
+
+
+class ConsoleChannel:
+    """The outbound port's console channel: prints pushes with who they are for."""
+
+    name = CHANNEL
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    async def deliver(self, recipient: str, reply: Reply) -> None:
+        label = "operator group" if recipient == OPERATORS else f"message for {recipient}"
+        self.out.write(f"\n--- {label} ---\n{render(reply)}\n")
+        self.out.flush()
+
+
+def _file_attachment(path_text: str) -> Attachment:
+    path = Path(path_text).expanduser()
+
+    async def fetch() -> bytes:
+        return await asyncio.to_thread(path.read_bytes)
+
+    head = path.read_bytes()[:64] if path.is_file() else b""
+    kind = "image" if sniff_image_type(head) else "document"
+    size = path.stat().st_size if path.is_file() else None
+    return Attachment(kind, fetch, sniff_image_type(head), size)
+
+
+def parse_line(line: str, user: str) -> Incoming | None:
+    """Turn a typed line into a neutral event; None for console-only commands."""
+    base = {"channel": CHANNEL, "user_key": user}
+    words = line.split()
+    head = words[0].casefold() if words else ""
+    if head == "/photo" and len(words) > 1:
+        path = line.split(maxsplit=1)[1].strip()
+        if not Path(path).expanduser().is_file():
+            return None
+        return Incoming(kind="photo", attachments=(_file_attachment(path),), **base)
+    if head == "/location" and len(words) == 3:
+        try:
+            lat, lon = float(words[1]), float(words[2])
+        except ValueError:
+            return None
+        return Incoming(kind="location", latitude=lat, longitude=lon, **base)
+    if head == "/contact" and len(words) > 1:
+        return Incoming(
+            kind="contact", contact_phone="".join(words[1:]), contact_is_own=True, **base
+        )
+    if line.startswith("/"):
+        return Incoming(kind="command", text=line.strip(), **base)
+    return Incoming(kind="text", text=line, **base)
+
+
+async def operator_command(app, line: str) -> str:
+    """`/op` lists open complaints; `/op NUMBER ACTION [TEXT]` acts on one."""
+    words = line.split(maxsplit=3)
+    if len(words) == 1:
+        rows = await app.store.complaints.open_due_before(
+            moment=app.clock.now().replace(year=9999), open_statuses=OPEN_STATUSES
+        )
+        if not rows:
+            return "(no open complaints)"
+        return "\n".join(f"{c.reg_number}  {c.status}  {c.category}" for c in rows)
+    if len(words) < 3:
+        return "usage: /op NUMBER accept|forward|progress|answer TEXT|reject TEXT"
+    note = words[3] if len(words) > 3 else None
+    result = await app.complaints.act_by_number(words[1], words[2], CONSOLE_OPERATOR, note)
+    if result.ok:
+        return f"{result.complaint.reg_number}: {result.complaint.status}"
+    return f"nothing changed ({result.reason})"
+
+
+async def run_console(
+    app, *, user: str = "local", stdin: TextIO = sys.stdin, out: TextIO = sys.stdout
+) -> None:
+    """Read lines until EOF or /quit; every line goes through the dialog core."""
+    app.outbox.add_channel(ConsoleChannel(out))
+    out.write(__doc__.split("\n\n", 1)[1] + "\n")
+    for reply in await app.engine.handle(
+        Incoming(channel=CHANNEL, user_key=user, kind="command", text="/start")
+    ):
+        out.write(render(reply) + "\n\n")
+    while True:
+        out.write("> ")
+        out.flush()
+        line = await asyncio.to_thread(stdin.readline)
+        if not line or line.strip() == "/quit":
+            break
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        if line.split()[0] == "/op":
+            out.write(await operator_command(app, line) + "\n")
+        else:
+            event = parse_line(line, user)
+            if event is None:
+                out.write("(could not read that console command; see the list at the top)\n")
+                continue
+            for reply in await app.engine.handle(event):
+                out.write(render(reply) + "\n\n")
+        await app.outbox.run_once()
+    out.write("\n")

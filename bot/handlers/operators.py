@@ -1,0 +1,171 @@
+"""Telegram adapter for operators: the buttons under complaint cards and replies with answers.
+
+Only operators may act: users listed in OPERATOR_IDS, or members of an operator group (asked of
+Telegram, remembered for five minutes). Anyone else is refused and nothing changes. A button
+pressed twice, or after another operator already moved the complaint on, changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, ForceReply, Message
+
+from bot.complaints import NEEDS_TEXT, OPERATOR_ACTIONS, OperatorRef
+from bot.handlers.telegram_render import inline_keyboard, split_text
+from bot.storage.models import OperatorPrompt
+
+log = logging.getLogger(__name__)
+MEMBER_STATUSES = {"creator", "administrator", "member"}
+MEMBERSHIP_TTL = 300.0
+MAX_ANSWER = 4000
+
+
+class OperatorAuth:
+    """Decides whether a Telegram user may act as an operator."""
+
+    def __init__(self, operator_ids: frozenset[int], operator_chats: set[int]) -> None:
+        self.operator_ids = operator_ids
+        self.operator_chats = operator_chats
+        self._cache: dict[int, tuple[bool, float]] = {}
+
+    async def allows(self, bot: Bot, user_id: int) -> bool:
+        if user_id in self.operator_ids:
+            return True
+        cached = self._cache.get(user_id)
+        if cached and time.monotonic() - cached[1] < MEMBERSHIP_TTL:
+            return cached[0]
+        allowed = False
+        for chat_id in self.operator_chats:
+            try:
+                member = await bot.get_chat_member(chat_id, user_id)
+            except TelegramAPIError:
+                continue
+            if member.status in MEMBER_STATUSES or getattr(member, "is_member", False):
+                allowed = True
+                break
+        self._cache[user_id] = (allowed, time.monotonic())
+        return allowed
+
+
+def _operator(user) -> OperatorRef:
+    name = user.full_name + (f" (@{user.username})" if user.username else "")
+    return OperatorRef(id=user.id, name=name)
+
+
+def build_operator_router(app) -> Router:
+    """Callbacks `op:<action>:<id>` anywhere, and replies inside the operator groups."""
+    router = Router(name="operators")
+    service = app.complaints
+    chats = app.content.operator_chats(app.settings.operator_chat_id)
+    auth = OperatorAuth(app.settings.operator_ids, chats)
+
+    def _(message: str) -> str:
+        return service.operator_texts().gettext(message)
+
+    @router.callback_query(F.data.startswith("op:"))
+    async def on_action(query: CallbackQuery, bot: Bot) -> None:
+        if not await auth.allows(bot, query.from_user.id):
+            await query.answer(_("Only operators can change complaints."), show_alert=True)
+            return
+        parts = (query.data or "").split(":")
+        status = OPERATOR_ACTIONS.get(parts[1]) if len(parts) == 3 else None
+        if status is None or not parts[2].isdigit() or query.message is None:
+            await query.answer(_("This button is no longer valid."))
+            return
+        complaint_id = int(parts[2])
+        if status in NEEDS_TEXT:
+            await _ask_for_text(query, bot, complaint_id, parts[1])
+            return
+        result = await service.apply(complaint_id, status, _operator(query.from_user))
+        if not result.ok:
+            await query.answer(_("Nothing changed: the complaint is already past this step."))
+            return
+        await query.answer(_("Done."))
+        await _after_change(bot, query.message.chat.id, query.message.message_id, result)
+
+    async def _ask_for_text(query: CallbackQuery, bot: Bot, complaint_id: int, action: str) -> None:
+        complaint = await app.store.complaints.get(complaint_id=complaint_id)
+        if complaint is None:
+            await query.answer(_("This button is no longer valid."))
+            return
+        question = (
+            _("Reply to this message with the answer for the citizen on complaint No. {number}.")
+            if action == "answer"
+            else _("Reply to this message with the reason for rejecting complaint No. {number}.")
+        ).format(number=complaint.reg_number)
+        prompt = await bot.send_message(
+            query.message.chat.id,
+            question,
+            reply_to_message_id=query.message.message_id,
+            reply_markup=ForceReply(selective=True),
+        )
+        await app.store.prompts.add(
+            prompt=OperatorPrompt(
+                chat_id=prompt.chat.id,
+                message_id=prompt.message_id,
+                complaint_id=complaint_id,
+                action=action,
+                operator_id=query.from_user.id,
+                card_message_id=query.message.message_id,
+            ),
+            now=app.clock.now(),
+        )
+        await query.answer()
+
+    async def _after_change(bot: Bot, chat_id: int, card_id: int | None, result) -> None:
+        complaint = result.complaint
+        if card_id is not None:
+            card = service.operator_card(complaint)
+            markup = inline_keyboard(card.options) if card.options else None
+            try:
+                await bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=card_id, reply_markup=markup
+                )
+            except TelegramAPIError:
+                log.info("card buttons of complaint %s not refreshed", complaint.reg_number)
+        events = await app.store.complaints.events(complaint_id=complaint.id)
+        await bot.send_message(chat_id, service.change_note(complaint, events[-1]))
+
+    @router.message(F.chat.id.in_(chats), F.reply_to_message, F.text)
+    async def on_reply(message: Message, bot: Bot) -> None:
+        prompt = await app.store.prompts.find(
+            chat_id=message.chat.id, message_id=message.reply_to_message.message_id
+        )
+        if prompt is None:
+            return
+        if not await auth.allows(bot, message.from_user.id):
+            await message.reply(_("Only operators can change complaints."))
+            return
+        text = message.text.strip()
+        if not text or len(text) > MAX_ANSWER:
+            await message.reply(
+                _("The answer must be from 1 to {max} characters; it was not sent.").format(
+                    max=MAX_ANSWER
+                )
+            )
+            return
+        status = OPERATOR_ACTIONS[prompt.action]
+        result = await service.apply(
+            prompt.complaint_id, status, _operator(message.from_user), text
+        )
+        if not result.ok:
+            await message.reply(_("Nothing changed: the complaint is already past this step."))
+            return
+        await app.store.prompts.remove(chat_id=prompt.chat_id, message_id=prompt.message_id)
+        await _after_change(bot, message.chat.id, prompt.card_message_id, result)
+
+    @router.message(F.chat.id.in_(chats), Command("help", "start"))
+    async def on_help(message: Message) -> None:
+        for part in split_text(service.operator_help()):
+            await message.answer(part)
+
+    @router.message(F.chat.id.in_(chats))
+    async def ignore_chatter(message: Message) -> None:
+        """Operators talk among themselves in the group; the bot stays quiet."""
+
+    return router

@@ -1,0 +1,170 @@
+"""The one outbound port: queue replies for a citizen or a chat, and deliver the queue.
+
+Every push (status changes, operator answers, complaint cards for operators, and direct replies
+that could not be sent at once) is a row in the `outbox` table first. `OutboxDispatcher.run_once`
+takes the due rows and hands each to the channel it belongs to, so a push never needs to know
+which messenger it goes to:
+- sent: the row is marked sent; a row of several replies records how many went out, so a
+  retry after a failure half-way never repeats the first ones;
+- "slow down" (Telegram 429): the row waits `retry_after` seconds, the attempt is not counted;
+- a network or server error: retried with a growing pause, up to `max_attempts`;
+- the recipient blocked the bot (403): the row fails and the citizen is marked unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, Protocol
+
+from bot.dialogs.events import Reply
+from bot.storage.models import NewOutboxMessage, OutboxMessage
+from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """The messenger asked us to wait (rate limit)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds} s")
+        self.seconds = seconds
+
+
+class RecipientGone(Exception):
+    """The recipient blocked the bot or the chat no longer exists."""
+
+
+class TransientError(Exception):
+    """A network or server error: worth trying again later."""
+
+
+class Channel(Protocol):
+    """A messenger that can show one neutral reply to one recipient."""
+
+    name: str
+
+    async def deliver(self, recipient: str, reply: Reply) -> None: ...
+
+
+Renderer = Callable[[dict[str, Any]], Awaitable[list[Reply]]]
+
+
+async def _replies_in_payload(payload: dict[str, Any]) -> list[Reply]:
+    return [Reply.from_dict(item) for item in payload.get("replies", [])]
+
+
+def replies_message(
+    *,
+    channel: str,
+    recipient: str,
+    replies: list[Reply],
+    kind: str,
+    citizen_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> NewOutboxMessage:
+    """An outbox row that carries ready-made replies."""
+    return NewOutboxMessage(
+        channel=channel,
+        recipient=recipient,
+        kind=kind,
+        payload={"replies": [reply.to_dict() for reply in replies]},
+        citizen_id=citizen_id,
+        dedupe_key=dedupe_key,
+    )
+
+
+# Rows of these kinds carry secrets (a receipt code) and are blanked once delivered.
+SCRUB_AFTER_SENDING = frozenset({"reply"})
+
+
+class OutboxDispatcher:
+    """Sends due outbox rows through their channels; safe to call again and again."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock,
+        *,
+        max_attempts: int = 8,
+        batch: int = 50,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.batch = batch
+        self.channels: dict[str, Channel] = {}
+        self.renderers: dict[str, Renderer] = {}
+
+    def add_channel(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+
+    def add_renderer(self, kind: str, renderer: Renderer) -> None:
+        """Rows of `kind` are turned into replies at send time by `renderer(payload)`."""
+        self.renderers[kind] = renderer
+
+    async def run_once(self) -> int:
+        """Deliver what is due now; returns how many rows were sent."""
+        rows = await self.store.outbox.claim_due(now=self.clock.now(), limit=self.batch)
+        sent = 0
+        for row in rows:
+            sent += await self._deliver_row(row)
+        return sent
+
+    async def _deliver_row(self, row: OutboxMessage) -> int:
+        channel = self.channels.get(row.channel)
+        if channel is None:
+            await self._postpone(row, "no channel configured", timedelta(minutes=5), count=False)
+            return 0
+        try:
+            replies = await self.renderers.get(row.kind, _replies_in_payload)(row.payload)
+        except Exception as exc:  # broken payload: keep the row for a person to look at
+            log.exception("outbox row %s (%s) cannot be rendered", row.id, row.kind)
+            await self.store.outbox.mark_failed(message_id=row.id, error=f"render: {exc!r}")
+            return 0
+        done = await self.store.outbox.parts_done(message_id=row.id)
+        try:
+            for index in range(done, len(replies)):
+                await channel.deliver(row.recipient, replies[index])
+                done = index + 1
+        except RetryLater as wait:
+            await self._keep_progress(row, done)
+            await self._postpone(row, "rate limited", timedelta(seconds=wait.seconds), count=False)
+            return 0
+        except RecipientGone as gone:
+            await self.store.outbox.mark_failed(message_id=row.id, error=f"recipient gone: {gone}")
+            if row.citizen_id is not None:
+                await self.store.citizens.mark_unreachable(citizen_id=row.citizen_id)
+            log.info("outbox row %s: recipient unreachable", row.id)
+            return 0
+        except Exception as exc:  # network, server or unexpected: retry with back-off
+            await self._keep_progress(row, done)
+            await self._retry_or_fail(row, exc)
+            return 0
+        await self.store.outbox.mark_sent(
+            message_id=row.id, now=self.clock.now(), scrub=row.kind in SCRUB_AFTER_SENDING
+        )
+        return 1
+
+    async def _keep_progress(self, row: OutboxMessage, done: int) -> None:
+        if done:
+            await self.store.outbox.mark_progress(message_id=row.id, parts_done=done)
+
+    async def _postpone(
+        self, row: OutboxMessage, why: str, pause: timedelta, *, count: bool
+    ) -> None:
+        await self.store.outbox.retry_later(
+            message_id=row.id, at=self.clock.now() + pause, error=why, count_attempt=count
+        )
+
+    async def _retry_or_fail(self, row: OutboxMessage, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        if row.attempts + 1 >= self.max_attempts:
+            log.warning("outbox row %s failed for good: %s", row.id, type(exc).__name__)
+            await self.store.outbox.mark_failed(message_id=row.id, error=error)
+            return
+        pause = timedelta(seconds=min(5 * 2**row.attempts, 3600))
+        log.info("outbox row %s: %s, retry in %s", row.id, type(exc).__name__, pause)
+        await self._postpone(row, error, pause, count=True)

@@ -1,0 +1,97 @@
+"""Plain records the repositories return; nothing here talks to the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Citizen:
+    id: int
+    channel: str
+    user_key: str
+    locale: str | None
+    unreachable: bool
+    last_inbound_at: datetime | None
+
+
+@dataclass
+class Conversation:
+    state: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Photo:
+    sha256: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Complaint:
+    id: int
+    reg_number: str
+    citizen_id: int
+    category: str
+    description: str
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+    is_anonymous: bool
+    full_name: str | None
+    phone: str | None
+    contact_address: str | None
+    locale: str
+    status: str
+    created_at: datetime
+    due_at: datetime
+    updated_at: datetime
+    photos: tuple[Photo, ...] = ()
+
+
+@dataclass(frozen=True)
+class ComplaintEvent:
+    complaint_id: int
+    old_status: str | None
+    new_status: str
+    actor: str
+    actor_name: str | None
+    note: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewOutboxMessage:
+    """A message to queue: who gets it, on which channel, and the neutral replies to send."""
+
+    channel: str
+    recipient: str
+    kind: str
+    payload: dict[str, Any]
+    citizen_id: int | None = None
+    dedupe_key: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    channel: str
+    recipient: str
+    citizen_id: int | None
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class OperatorPrompt:
+    chat_id: int
+    message_id: int
+    complaint_id: int
+    action: str
+    operator_id: int
+    card_message_id: int | None = None

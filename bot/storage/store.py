@@ -1,0 +1,504 @@
+"""Repositories over one SQLite connection. All SQL of the project lives in `bot/storage/`.
+
+One connection is shared by every coroutine, so each repository call holds the store's lock for
+its statement or transaction: without it, one coroutine's statements could land inside another
+coroutine's open transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.db import connect, from_db, to_db
+from bot.storage.models import (
+    Citizen,
+    Complaint,
+    ComplaintEvent,
+    Conversation,
+    NewOutboxMessage,
+    OperatorPrompt,
+    OutboxMessage,
+    Photo,
+)
+
+
+class Store:
+    """The database and its repositories: `citizens`, `conversations`, `complaints`, `outbox`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+        self.lock = asyncio.Lock()
+        self.citizens = CitizenRepo(self)
+        self.conversations = ConversationRepo(self)
+        self.complaints = ComplaintRepo(self)
+        self.outbox = OutboxRepo(self)
+        self.prompts = OperatorPromptRepo(self)
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        return cls(await connect(path))
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Hold the lock and run the block in one IMMEDIATE transaction."""
+        async with self.lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        async with self.lock, self.db.execute(sql, tuple(params)) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.lock, self.db.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one statement; returns the number of rows it changed."""
+        async with self.lock, self.db.execute(sql, tuple(params)) as cursor:
+            return cursor.rowcount
+
+
+async def _insert_outbox(
+    db: aiosqlite.Connection, message: NewOutboxMessage, now: datetime
+) -> None:
+    await db.execute(
+        "INSERT OR IGNORE INTO outbox (channel, recipient, citizen_id, kind, payload, dedupe_key,"
+        " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            message.channel,
+            message.recipient,
+            message.citizen_id,
+            message.kind,
+            json.dumps(message.payload, ensure_ascii=False),
+            message.dedupe_key,
+            to_db(now),
+            to_db(now),
+        ),
+    )
+
+
+def _citizen(row: aiosqlite.Row) -> Citizen:
+    return Citizen(
+        id=row["id"],
+        channel=row["channel"],
+        user_key=row["user_key"],
+        locale=row["locale"],
+        unreachable=bool(row["unreachable"]),
+        last_inbound_at=from_db(row["last_inbound_at"]),
+    )
+
+
+class CitizenRepo:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def touch(self, *, channel: str, user_key: str, now: datetime) -> Citizen:
+        """Find or create the citizen and record an inbound message now (makes them reachable)."""
+        row = await self._store.fetchone(
+            "INSERT INTO citizens (channel, user_key, created_at, last_inbound_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (channel, user_key) DO UPDATE SET"
+            " last_inbound_at = excluded.last_inbound_at, unreachable = 0 RETURNING *",
+            (channel, user_key, to_db(now), to_db(now)),
+        )
+        return _citizen(row)
+
+    async def get(self, *, citizen_id: int) -> Citizen | None:
+        row = await self._store.fetchone("SELECT * FROM citizens WHERE id = ?", (citizen_id,))
+        return _citizen(row) if row else None
+
+    async def find(self, *, channel: str, user_key: str) -> Citizen | None:
+        row = await self._store.fetchone(
+            "SELECT * FROM citizens WHERE channel = ? AND user_key = ?", (channel, user_key)
+        )
+        return _citizen(row) if row else None
+
+    async def set_locale(self, *, citizen_id: int, locale: str) -> None:
+        await self._store.execute(
+            "UPDATE citizens SET locale = ? WHERE id = ?", (locale, citizen_id)
+        )
+
+    async def mark_unreachable(self, *, citizen_id: int) -> None:
+        await self._store.execute("UPDATE citizens SET unreachable = 1 WHERE id = ?", (citizen_id,))
+
+
+class ConversationRepo:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def load(self, *, citizen_id: int) -> Conversation | None:
+        row = await self._store.fetchone(
+            "SELECT state, data FROM conversations WHERE citizen_id = ?", (citizen_id,)
+        )
+        return Conversation(row["state"], json.loads(row["data"])) if row else None
+
+    async def save(self, *, citizen_id: int, conversation: Conversation, now: datetime) -> None:
+        await self._store.execute(
+            "INSERT INTO conversations (citizen_id, state, data, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (citizen_id) DO UPDATE SET state = excluded.state,"
+            " data = excluded.data, updated_at = excluded.updated_at",
+            (
+                citizen_id,
+                conversation.state,
+                json.dumps(conversation.data, ensure_ascii=False),
+                to_db(now),
+            ),
+        )
+
+
+class ComplaintRepo:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def create(
+        self,
+        *,
+        year: int,
+        citizen_id: int,
+        category: str,
+        description: str,
+        address: str | None,
+        latitude: float | None,
+        longitude: float | None,
+        is_anonymous: bool,
+        full_name: str | None,
+        phone: str | None,
+        contact_address: str | None,
+        receipt_salt: bytes,
+        receipt_hash: bytes,
+        locale: str,
+        status: str,
+        photos: list[Photo],
+        now: datetime,
+        due_at: datetime,
+        notify: Iterable[NewOutboxMessage] = (),
+    ) -> Complaint:
+        """Register a complaint with a new number, its photos, first event and notifications."""
+        async with self._store.transaction() as db:
+            async with db.execute(
+                "INSERT INTO reg_counters (year, value) VALUES (?, 1) ON CONFLICT (year)"
+                " DO UPDATE SET value = value + 1 RETURNING value",
+                (year,),
+            ) as cursor:
+                sequence = (await cursor.fetchone())[0]
+            reg_number = f"{year % 100:02d}-{sequence:05d}"
+            async with db.execute(
+                "INSERT INTO complaints (reg_number, citizen_id, category, description, address,"
+                " latitude, longitude, is_anonymous, full_name, phone, contact_address,"
+                " receipt_salt, receipt_hash, locale, status, created_at, due_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    reg_number,
+                    citizen_id,
+                    category,
+                    description,
+                    address,
+                    latitude,
+                    longitude,
+                    int(is_anonymous),
+                    full_name,
+                    phone,
+                    contact_address,
+                    receipt_salt,
+                    receipt_hash,
+                    locale,
+                    status,
+                    to_db(now),
+                    to_db(due_at),
+                    to_db(now),
+                ),
+            ) as cursor:
+                complaint_id = (await cursor.fetchone())[0]
+            await db.executemany(
+                "INSERT INTO complaint_photos (complaint_id, position, sha256, path)"
+                " VALUES (?, ?, ?, ?)",
+                [(complaint_id, i, p.sha256, p.path) for i, p in enumerate(photos)],
+            )
+            await db.execute(
+                "INSERT INTO complaint_events (complaint_id, old_status, new_status, actor,"
+                " created_at) VALUES (?, NULL, ?, 'citizen', ?)",
+                (complaint_id, status, to_db(now)),
+            )
+            for message in notify:
+                await _insert_outbox(db, _bind(message, complaint_id), now)
+        complaint = await self.get(complaint_id=complaint_id)
+        assert complaint is not None
+        return complaint
+
+    async def get(self, *, complaint_id: int) -> Complaint | None:
+        row = await self._store.fetchone("SELECT * FROM complaints WHERE id = ?", (complaint_id,))
+        return await self._with_photos(row) if row else None
+
+    async def by_number(self, *, reg_number: str) -> Complaint | None:
+        row = await self._store.fetchone(
+            "SELECT * FROM complaints WHERE reg_number = ?", (reg_number,)
+        )
+        return await self._with_photos(row) if row else None
+
+    async def receipt_of(self, *, complaint_id: int) -> tuple[bytes, bytes]:
+        row = await self._store.fetchone(
+            "SELECT receipt_salt, receipt_hash FROM complaints WHERE id = ?", (complaint_id,)
+        )
+        return bytes(row["receipt_salt"]), bytes(row["receipt_hash"])
+
+    async def of_citizen(self, *, citizen_id: int, limit: int = 10) -> list[Complaint]:
+        rows = await self._store.fetchall(
+            "SELECT * FROM complaints WHERE citizen_id = ? ORDER BY id DESC LIMIT ?",
+            (citizen_id, limit),
+        )
+        return [_complaint(row, ()) for row in rows]
+
+    async def open_due_before(
+        self, *, moment: datetime, open_statuses: Iterable[str]
+    ) -> list[Complaint]:
+        statuses = tuple(open_statuses)
+        marks = ",".join("?" * len(statuses))
+        rows = await self._store.fetchall(
+            f"SELECT * FROM complaints WHERE status IN ({marks}) AND due_at <= ? ORDER BY due_at",
+            (*statuses, to_db(moment)),
+        )
+        return [_complaint(row, ()) for row in rows]
+
+    async def change_status(
+        self,
+        *,
+        complaint_id: int,
+        expected_status: str,
+        new_status: str,
+        actor: str,
+        actor_name: str | None,
+        note: str | None,
+        now: datetime,
+        notify: Iterable[NewOutboxMessage] = (),
+    ) -> bool:
+        """Move a complaint from `expected_status` to `new_status`, recording who, when and why.
+
+        Returns False (and changes nothing) when the status is no longer `expected_status`, so a
+        repeated or stale operator button press is harmless.
+        """
+        async with self._store.transaction() as db:
+            async with db.execute(
+                "UPDATE complaints SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                (new_status, to_db(now), complaint_id, expected_status),
+            ) as cursor:
+                if cursor.rowcount != 1:
+                    return False
+            await db.execute(
+                "INSERT INTO complaint_events (complaint_id, old_status, new_status, actor,"
+                " actor_name, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (complaint_id, expected_status, new_status, actor, actor_name, note, to_db(now)),
+            )
+            for message in notify:
+                await _insert_outbox(db, message, now)
+        return True
+
+    async def events(self, *, complaint_id: int) -> list[ComplaintEvent]:
+        rows = await self._store.fetchall(
+            "SELECT * FROM complaint_events WHERE complaint_id = ? ORDER BY id", (complaint_id,)
+        )
+        return [
+            ComplaintEvent(
+                complaint_id=row["complaint_id"],
+                old_status=row["old_status"],
+                new_status=row["new_status"],
+                actor=row["actor"],
+                actor_name=row["actor_name"],
+                note=row["note"],
+                created_at=from_db(row["created_at"]),
+            )
+            for row in rows
+        ]
+
+    async def _with_photos(self, row: aiosqlite.Row) -> Complaint:
+        photos = await self._store.fetchall(
+            "SELECT sha256, path FROM complaint_photos WHERE complaint_id = ? ORDER BY position",
+            (row["id"],),
+        )
+        return _complaint(row, tuple(Photo(p["sha256"], p["path"]) for p in photos))
+
+
+def _bind(message: NewOutboxMessage, complaint_id: int) -> NewOutboxMessage:
+    """Fill in the complaint id, known only inside the transaction.
+
+    `{complaint_id}` in the dedupe key is replaced, and a payload key `complaint_id` set to None
+    gets the id.
+    """
+    key = message.dedupe_key
+    if key and "{complaint_id}" in key:
+        key = key.replace("{complaint_id}", str(complaint_id))
+    payload = message.payload
+    if "complaint_id" in payload and payload["complaint_id"] is None:
+        payload = {**payload, "complaint_id": complaint_id}
+    return NewOutboxMessage(
+        message.channel, message.recipient, message.kind, payload, message.citizen_id, key
+    )
+
+
+def _complaint(row: aiosqlite.Row, photos: tuple[Photo, ...]) -> Complaint:
+    return Complaint(
+        id=row["id"],
+        reg_number=row["reg_number"],
+        citizen_id=row["citizen_id"],
+        category=row["category"],
+        description=row["description"],
+        address=row["address"],
+        latitude=row["latitude"],
+        longitude=row["longitude"],
+        is_anonymous=bool(row["is_anonymous"]),
+        full_name=row["full_name"],
+        phone=row["phone"],
+        contact_address=row["contact_address"],
+        locale=row["locale"],
+        status=row["status"],
+        created_at=from_db(row["created_at"]),
+        due_at=from_db(row["due_at"]),
+        updated_at=from_db(row["updated_at"]),
+        photos=photos,
+    )
+
+
+def _outbox(row: aiosqlite.Row) -> OutboxMessage:
+    return OutboxMessage(
+        id=row["id"],
+        channel=row["channel"],
+        recipient=row["recipient"],
+        citizen_id=row["citizen_id"],
+        kind=row["kind"],
+        payload=json.loads(row["payload"]),
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+    )
+
+
+class OutboxRepo:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def add(self, *, messages: Iterable[NewOutboxMessage], now: datetime) -> None:
+        async with self._store.transaction() as db:
+            for message in messages:
+                await _insert_outbox(db, message, now)
+
+    async def claim_due(self, *, now: datetime, limit: int = 50) -> list[OutboxMessage]:
+        """Take up to `limit` due rows, oldest first, marking them 'sending'."""
+        async with (
+            self._store.transaction() as db,
+            db.execute(
+                "UPDATE outbox SET status = 'sending' WHERE id IN (SELECT id FROM outbox"
+                " WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?)"
+                " RETURNING *",
+                (to_db(now), limit),
+            ) as cursor,
+        ):
+            rows = await cursor.fetchall()
+        return sorted((_outbox(row) for row in rows), key=lambda m: m.id)
+
+    async def release_stuck(self) -> int:
+        """At start-up: rows left 'sending' by a crash go back to 'pending'."""
+        return await self._store.execute(
+            "UPDATE outbox SET status = 'pending' WHERE status = 'sending'"
+        )
+
+    async def mark_sent(self, *, message_id: int, now: datetime, scrub: bool = False) -> None:
+        """Done. `scrub` blanks the payload (replies that carried a receipt code)."""
+        await self._store.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+            " payload = CASE WHEN ? THEN '{}' ELSE payload END WHERE id = ?",
+            (to_db(now), int(scrub), message_id),
+        )
+
+    async def mark_progress(self, *, message_id: int, parts_done: int) -> None:
+        """Remember how many replies of a row went out, so a retry does not repeat them."""
+        await self._store.execute(
+            "UPDATE outbox SET result = ? WHERE id = ?",
+            (json.dumps({"parts_done": parts_done}), message_id),
+        )
+
+    async def parts_done(self, *, message_id: int) -> int:
+        row = await self._store.fetchone("SELECT result FROM outbox WHERE id = ?", (message_id,))
+        return json.loads(row["result"]).get("parts_done", 0) if row and row["result"] else 0
+
+    async def retry_later(
+        self, *, message_id: int, at: datetime, error: str, count_attempt: bool = True
+    ) -> None:
+        await self._store.execute(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?,"
+            " attempts = attempts + ? WHERE id = ?",
+            (to_db(at), error, int(count_attempt), message_id),
+        )
+
+    async def mark_failed(self, *, message_id: int, error: str) -> None:
+        await self._store.execute(
+            "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1"
+            " WHERE id = ?",
+            (error, message_id),
+        )
+
+    async def list(
+        self, *, status: str | None = None, kind: str | None = None
+    ) -> list[OutboxMessage]:
+        rows = await self._store.fetchall(
+            "SELECT * FROM outbox WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR kind = ?2)"
+            " ORDER BY id",
+            (status, kind),
+        )
+        return [_outbox(row) for row in rows]
+
+
+class OperatorPromptRepo:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def add(self, *, prompt: OperatorPrompt, now: datetime) -> None:
+        await self._store.execute(
+            "INSERT OR REPLACE INTO operator_prompts (chat_id, message_id, complaint_id, action,"
+            " operator_id, card_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                prompt.chat_id,
+                prompt.message_id,
+                prompt.complaint_id,
+                prompt.action,
+                prompt.operator_id,
+                prompt.card_message_id,
+                to_db(now),
+            ),
+        )
+
+    async def find(self, *, chat_id: int, message_id: int) -> OperatorPrompt | None:
+        row = await self._store.fetchone(
+            "SELECT * FROM operator_prompts WHERE chat_id = ? AND message_id = ?",
+            (chat_id, message_id),
+        )
+        if row is None:
+            return None
+        return OperatorPrompt(
+            row["chat_id"],
+            row["message_id"],
+            row["complaint_id"],
+            row["action"],
+            row["operator_id"],
+            row["card_message_id"],
+        )
+
+    async def remove(self, *, chat_id: int, message_id: int) -> None:
+        await self._store.execute(
+            "DELETE FROM operator_prompts WHERE chat_id = ? AND message_id = ?",
+            (chat_id, message_id),
+        )

@@ -1,0 +1,199 @@
+"""Tier 1: the complaint dialog through the neutral core, on a real SQLite store."""
+
+from __future__ import annotations
+
+import re
+
+from bot.app import build_app
+from bot.complaints import hash_receipt
+from bot.dialogs.states import State
+from tests.conftest import Chat, file_complaint, make_settings, start_in
+
+
+async def test_new_citizen_is_asked_for_language_first(chat):
+    replies = await chat.text("Салам")
+    assert chat.options == ["lang:ky", "lang:ru"]
+    assert "Тилди тандаңыз" in replies[-1].text or "тандаңыз" in replies[-1].text.lower()
+
+
+async def test_language_choice_is_stored_and_used(app, chat):
+    await chat.command("/start")
+    await chat.press("lang:ky")
+    citizen = await app.store.citizens.find(channel="telegram", user_key="700")
+    assert citizen.locale == "ky"
+    assert "menu:complaint" in chat.options
+    assert "Башкы меню" in chat.said
+    await chat.command("/language")
+    await chat.press("lang:ru")
+    assert "Главное меню" in chat.said
+
+
+async def test_anonymous_complaint_end_to_end(app, chat, clock):
+    replies = await file_complaint(chat, anonymous=True, photos=2)
+    text = "\n".join(r.text for r in replies)
+    number = re.search(r"\b(\d{2}-\d{5})\b", text).group(1)
+    code = re.search(r"\b([2-9A-Z]{4}-[2-9A-Z]{4})\b", text).group(1)
+    assert number == "26-00001"
+    assert "10 марта 2026 г." in text  # registration date, Asia/Bishkek
+    assert "24 марта 2026 г." in text  # due date: 14 days later
+    complaint = await app.store.complaints.by_number(reg_number=number)
+    assert complaint.is_anonymous and complaint.full_name is None and complaint.phone is None
+    assert complaint.category == "lighting" and complaint.address == "ул. Ленина, 12"
+    assert len(complaint.photos) == 2
+    salt, stored = await app.store.complaints.receipt_of(complaint_id=complaint.id)
+    assert stored == hash_receipt(code, salt)
+    assert code.encode() not in stored
+    cards = await app.store.outbox.list(kind="operator_card")
+    assert [(c.recipient, c.payload) for c in cards] == [
+        ("-100500", {"complaint_id": complaint.id})
+    ]
+    assert chat.options[0] == "menu:complaint"  # back in the main menu
+
+
+async def test_named_complaint_keeps_identity_for_operators(app, chat):
+    await file_complaint(chat, anonymous=False)
+    complaint = await app.store.complaints.by_number(reg_number="26-00001")
+    assert not complaint.is_anonymous
+    assert complaint.full_name == "Асанова Айгүл"
+    assert complaint.phone == "+996555123456"
+    card = app.complaints.operator_card(complaint)
+    assert "Асанова Айгүл" in card.text and "+996555123456" in card.text
+
+
+async def test_anonymous_card_hides_identity(app, chat):
+    await file_complaint(chat, anonymous=True)
+    complaint = await app.store.complaints.by_number(reg_number="26-00001")
+    card = app.complaints.operator_card(complaint)
+    assert "700" not in card.text
+    assert "Aibek" not in card.text
+    assert {o.id for o in card.options} == {
+        f"op:{a}:{complaint.id}" for a in ("accept", "forward", "progress", "answer", "reject")
+    }
+
+
+async def test_explanation_of_named_and_anonymous_comes_before_the_choice(chat):
+    await start_in(chat, "ru")
+    await chat.press("menu:complaint")
+    await chat.press("cat:water")
+    await chat.text("Нет воды в доме уже третий день")
+    await chat.press("place:skip")
+    replies = await chat.press("photos:done")
+    assert chat.options[:2] == ["id:named", "id:anon"]
+    explanation = replies[-1].text
+    assert "официальное обращение" in explanation.lower()
+    assert "аноним" in explanation.lower()
+
+
+async def test_typed_phone_and_location_pin(app, chat):
+    await start_in(chat)
+    await chat.press("menu:complaint")
+    await chat.press("cat:roads")
+    await chat.text("Яма на дороге у моста, машины ломаются")
+    await chat.location(42.8746, 74.5698)
+    await chat.press("photos:done")
+    await chat.press("id:named")
+    await chat.text("Токтогулов Бакыт")
+    await chat.text("0555 12-34-56")
+    assert (await app.store.conversations.load(citizen_id=1)).state == State.CONTACT_ADDRESS
+    await chat.text("г. Бишкек, ул. Киевская, 1")
+    await chat.press("confirm:yes")
+    complaint = await app.store.complaints.by_number(reg_number="26-00001")
+    assert complaint.latitude == 42.8746 and complaint.phone == "+996555123456"
+
+
+async def test_summary_can_change_a_field(app, chat):
+    await start_in(chat)
+    await chat.press("menu:complaint")
+    await chat.press("cat:roads")
+    await chat.text("Первое описание проблемы с дорогой")
+    await chat.press("place:skip")
+    await chat.press("photos:done")
+    await chat.press("id:anon")
+    await chat.press("confirm:edit")
+    await chat.press("edit:description")
+    await chat.text("Исправленное описание: яма на дороге")
+    assert chat.options[0] == "confirm:yes"
+    assert "Исправленное описание" in chat.said
+    await chat.press("confirm:edit")
+    await chat.press("edit:category")
+    await chat.press("cat:waste")
+    await chat.press("confirm:yes")
+    complaint = await app.store.complaints.by_number(reg_number="26-00001")
+    assert complaint.description.startswith("Исправленное") and complaint.category == "waste"
+
+
+async def test_cancel_discards_the_draft(app, chat):
+    await start_in(chat)
+    await chat.press("menu:complaint")
+    await chat.press("cat:roads")
+    await chat.press("nav:cancel")
+    assert chat.options[0] == "menu:complaint"
+    await chat.text("отмена")
+    assert await app.store.complaints.by_number(reg_number="26-00001") is None
+
+
+async def test_restart_in_the_middle_continues(tmp_path, clock):
+    settings = make_settings(tmp_path)
+    first = await build_app(settings, clock=clock)
+    chat = Chat(first.engine)
+    await start_in(chat)
+    await chat.press("menu:complaint")
+    await chat.press("cat:water")
+    await first.close()
+    second = await build_app(settings, clock=clock)
+    try:
+        chat = Chat(second.engine)
+        await chat.text("После перезапуска описание всё равно принято")
+        assert chat.options[0] == "place:skip"
+    finally:
+        await second.close()
+
+
+async def test_my_complaints_lists_status(app, chat):
+    await file_complaint(chat)
+    await chat.press("menu:mine")
+    assert "26-00001" in chat.said and "зарегистрирована" in chat.said.lower()
+
+
+async def test_check_by_number_and_code_from_another_device(app, chat):
+    replies = await file_complaint(chat)
+    code = re.search(r"\b([2-9A-Z]{4}-[2-9A-Z]{4})\b", replies[0].text).group(1)
+    other = Chat(app.engine, user_key="800")
+    await start_in(other, "ky")
+    await other.press("menu:check")
+    await other.text("№ 26-1")
+    await other.text(code.lower().replace("-", " "))
+    assert "26-00001" in other.said and "Тарых" in other.said
+
+
+async def test_wrong_codes_lock_checking_for_a_while(app, chat, clock):
+    await file_complaint(chat)
+    for _ in range(5):
+        await chat.press("menu:check")
+        await chat.text("26-00001")
+        await chat.text("AAAA-AAAA")
+    await chat.press("menu:check")
+    await chat.text("26-00001")
+    await chat.text("AAAA-AAAA")
+    assert "15" in chat.said
+    clock.advance(minutes=16)
+    await chat.press("menu:check")
+    await chat.text("26-00001")
+    await chat.text("AAAA-AAAA")
+    assert "15" not in chat.said
+
+
+async def test_registration_numbers_are_unique_and_sequential(app):
+    numbers = []
+    for user in ("1", "2", "3"):
+        chat = Chat(app.engine, user_key=user)
+        await file_complaint(chat)
+        numbers.append(re.search(r"\b(\d{2}-\d{5})\b", chat.replies[0].text).group(1))
+    assert numbers == ["26-00001", "26-00002", "26-00003"]
+
+
+async def test_state_names_are_all_known(app, chat):
+    await start_in(chat)
+    await chat.press("menu:complaint")
+    conv = await app.store.conversations.load(citizen_id=1)
+    assert conv.state in {s.value for s in State}
