@@ -197,3 +197,16 @@ async def test_state_names_are_all_known(app, chat):
     await chat.press("menu:complaint")
     conv = await app.store.conversations.load(citizen_id=1)
     assert conv.state in {s.value for s in State}
+
+
+async def test_status_notice_uses_the_language_chosen_later(app, chat):
+    from bot.handlers.console import CONSOLE_OPERATOR
+
+    await file_complaint(chat, locale="ru")
+    await chat.command("/language")
+    await chat.press("lang:ky")
+    await app.complaints.act_by_number("26-00001", "progress", CONSOLE_OPERATOR)
+    [notice] = await app.store.outbox.list(kind="status_update")
+    text = notice.payload["replies"][0]["text"]
+    assert "аткарылууда" in text and "в работе" not in text
+    assert notice.recipient == "700" and notice.channel == "telegram"

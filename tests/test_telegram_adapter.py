@@ -231,3 +231,48 @@ def _console():
     from bot.handlers.console import CONSOLE_OPERATOR
 
     return CONSOLE_OPERATOR
+
+
+async def test_receipt_survives_a_rate_limit_on_the_direct_reply(tg, app, clock):
+    await walk_to_photos(tg, "ru")
+    await press(tg, "photos:done")
+    await press(tg, "id:anon")
+    tg.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 3", retry_after=3)
+    await press(tg, "confirm:yes")
+    [queued] = await app.store.outbox.list(kind="reply")
+    assert "26-00001" in queued.payload["replies"][0]["text"]
+    clock.advance(seconds=1)
+    await app.outbox.run_once()
+    assert "26-00001" in tg.texts_to(CITIZEN)[-2]  # the receipt, then the menu
+    [sent] = await app.store.outbox.list(kind="reply", status="sent")
+    assert sent.payload == {}  # the receipt code is not kept once delivered
+
+
+async def test_phone_is_shared_with_the_contact_button(tg, app):
+    await walk_to_photos(tg, "ru")
+    await press(tg, "photos:done")
+    await press(tg, "id:named")
+    await say(tg, "Садыкова Гүлнара")
+    keyboard = tg.api.calls_to("sendMessage", chat_id=CITIZEN)[-1].params["reply_markup"]
+    assert keyboard["keyboard"][0][0]["request_contact"] in (True, "true")
+    await tg.feed(message_update(CITIZEN, contact="996700112233"))
+    await say(tg, "Ош ш., Ленин көч., 5")
+    await press(tg, "confirm:yes")
+    complaint = await app.store.complaints.by_number(reg_number="26-00001")
+    assert complaint.phone == "+996700112233" and complaint.full_name == "Садыкова Гүлнара"
+
+
+async def test_image_sent_as_a_file_is_accepted(tg, app):
+    buffer = io.BytesIO()
+    Image.new("RGBA", (30, 30), (0, 255, 0, 128)).save(buffer, "PNG")
+    tg.api.add_file("png-doc", buffer.getvalue())
+    await walk_to_photos(tg, "ru")
+    doc = {
+        "file_id": "png-doc",
+        "file_name": "scan.png",
+        "mime_type": "image/png",
+        "file_size": len(buffer.getvalue()),
+    }
+    await tg.feed(message_update(CITIZEN, document=doc))
+    conv = await app.store.conversations.load(citizen_id=1)
+    assert len(conv.data["draft"]["photos"]) == 1

@@ -9,12 +9,17 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Dispatcher, F, Router
+from aiogram.exceptions import (
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import CallbackQuery, Message
 
-from bot.dialogs.engine import DialogEngine
-from bot.dialogs.events import Attachment, Incoming
+from bot.dialogs.events import Attachment, Incoming, Reply
 from bot.handlers.operators import build_operator_router
-from bot.handlers.telegram_render import TelegramRenderer
+from bot.outbound import replies_message
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -86,16 +91,35 @@ def _attachment(message: Message, bot: Bot) -> Attachment | None:
     return None
 
 
-def build_citizen_router(engine: DialogEngine, renderer: TelegramRenderer) -> Router:
+async def answer(app, chat_id: int, replies: list[Reply]) -> None:
+    """Send the core's replies now; what Telegram does not take right away goes to the outbox.
+
+    A rate limit or a network error must not cost the citizen a registration number or a
+    receipt code, so the unsent replies are queued and the outbox job delivers them.
+    """
+    for index, reply in enumerate(replies):
+        try:
+            await app.telegram_renderer.show(chat_id, reply)
+        except (TelegramRetryAfter, TelegramNetworkError, TelegramServerError) as exc:
+            log.info("reply postponed to the outbox: %s", type(exc).__name__)
+            message = replies_message(
+                channel=CHANNEL, recipient=str(chat_id), replies=replies[index:], kind="reply"
+            )
+            await app.store.outbox.add(messages=[message], now=app.clock.now())
+            return
+        except TelegramForbiddenError:
+            return  # the citizen blocked the bot between writing and our answer
+
+
+def build_citizen_router(app) -> Router:
     """Private chats: every message and every non-operator button goes to the dialog core."""
     router = Router(name="citizens")
     router.message.filter(F.chat.type == "private")
 
     @router.message()
     async def on_message(message: Message, bot: Bot) -> None:
-        replies = await engine.handle(message_to_incoming(message, bot))
-        for reply in replies:
-            await renderer.show(message.chat.id, reply)
+        replies = await app.engine.handle(message_to_incoming(message, bot))
+        await answer(app, message.chat.id, replies)
 
     @router.callback_query(F.message.chat.type == "private")
     async def on_button(query: CallbackQuery) -> None:
@@ -104,8 +128,7 @@ def build_citizen_router(engine: DialogEngine, renderer: TelegramRenderer) -> Ro
         event = Incoming(
             channel=CHANNEL, user_key=str(chat_id), kind="option", option_id=query.data or ""
         )
-        for reply in await engine.handle(event):
-            await renderer.show(chat_id, reply)
+        await answer(app, chat_id, await app.engine.handle(event))
 
     return router
 
@@ -114,5 +137,5 @@ def build_dispatcher(app) -> Dispatcher:
     """A new Dispatcher with the operator router first, then the citizens' router."""
     dispatcher = Dispatcher()
     dispatcher.include_router(build_operator_router(app))
-    dispatcher.include_router(build_citizen_router(app.engine, app.telegram_renderer))
+    dispatcher.include_router(build_citizen_router(app))
     return dispatcher
