@@ -92,6 +92,7 @@ async def run_telegram(settings: Settings) -> None:
             await dispatcher.start_polling(bot, polling_timeout=20, handle_signals=True)
     finally:
         scheduler.shutdown(wait=False)
+        await app.outbox.drain()
         await bot.session.close()
         await app.close()
 

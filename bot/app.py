@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.clock import SystemClock
 from bot.complaints import ComplaintService
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class App:
+    """Everything the channels and the scheduler need, built once per process (or per test)."""
+
     settings: Settings
     clock: object
     store: Store
@@ -33,8 +35,7 @@ class App:
     complaints: ComplaintService
     engine: DialogEngine
     outbox: OutboxDispatcher
-    telegram_renderer: object = None
-    extras: dict = field(default_factory=dict)
+    telegram_renderer: object = None  # set by attach_telegram
 
     async def close(self) -> None:
         await self.store.close()

@@ -13,6 +13,7 @@ which messenger it goes to:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -97,6 +98,7 @@ class OutboxDispatcher:
         self.batch = batch
         self.channels: dict[str, Channel] = {}
         self.renderers: dict[str, Renderer] = {}
+        self._running = asyncio.Lock()
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -107,11 +109,17 @@ class OutboxDispatcher:
 
     async def run_once(self) -> int:
         """Deliver what is due now; returns how many rows were sent."""
-        rows = await self.store.outbox.claim_due(now=self.clock.now(), limit=self.batch)
-        sent = 0
-        for row in rows:
-            sent += await self._deliver_row(row)
-        return sent
+        async with self._running:
+            rows = await self.store.outbox.claim_due(now=self.clock.now(), limit=self.batch)
+            sent = 0
+            for row in rows:
+                sent += await self._deliver_row(row)
+            return sent
+
+    async def drain(self) -> None:
+        """Wait for a run in progress to finish (before the store is closed)."""
+        async with self._running:
+            pass
 
     async def _deliver_row(self, row: OutboxMessage) -> int:
         channel = self.channels.get(row.channel)

@@ -160,7 +160,7 @@ class DialogEngine:
             turn.say(turn._("That button belongs to an earlier message. Here is where we are now:"))
             await self._prompt(turn)
         else:
-            handler = self._handlers().get(turn.state, DialogEngine._in_menu)
+            handler = _HANDLERS.get(turn.state, DialogEngine._in_menu)
             await handler(self, turn)
 
     def _normalize(self, turn: Turn) -> Incoming:
@@ -184,10 +184,6 @@ class DialogEngine:
         offered = next((r.options for r in reversed(turn.replies) if r.options), ())
         turn.conv.data["_offered"] = [o.id for o in offered]
         turn.conv.data["_options"] = [[o.id, o.label] for o in offered]
-
-    @staticmethod
-    def _handlers():
-        return _HANDLERS
 
     # ----- commands and navigation -----------------------------------------------------------
 
