@@ -243,12 +243,16 @@ class DialogEngine:
         )
 
     def _show_language(self, turn: Turn) -> None:
-        ky, ru = self.i18n.texts("ky"), self.i18n.texts("ru")
         turn.go(State.LANGUAGE)
-        turn.say(
-            ky.gettext("Please choose a language.")
-            + "\n"
-            + ru.gettext("Please choose a language."),
+        turn.replies.append(self._language_reply(turn))
+
+    def _language_reply(self, turn: Turn) -> Reply:
+        """Asked in both languages at once: the citizen has not chosen yet."""
+        ask = [
+            self.i18n.texts(locale).gettext("Please choose a language.") for locale in ("ky", "ru")
+        ]
+        return Reply(
+            text="\n".join(ask),
             options=(Option("lang:ky", "Кыргызча"), Option("lang:ru", "Русский")),
         )
 
@@ -901,10 +905,5 @@ _PROMPTS = {
     State.CHECK_NUMBER: DialogEngine._prompt_check_number,
     State.CHECK_CODE: DialogEngine._prompt_check_code,
     State.MENU: DialogEngine._menu_reply,
-    State.LANGUAGE: lambda self, turn: Reply(
-        text=self.i18n.texts("ky").gettext("Please choose a language.")
-        + "\n"
-        + self.i18n.texts("ru").gettext("Please choose a language."),
-        options=(Option("lang:ky", "Кыргызча"), Option("lang:ru", "Русский")),
-    ),
+    State.LANGUAGE: DialogEngine._language_reply,
 }

@@ -11,6 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -94,12 +95,17 @@ async def _insert_outbox(
     )
 
 
+def _from_row(cls, row: aiosqlite.Row, **converted: Any):
+    """Build a dataclass from the row's columns of the same names; `converted` overrides."""
+    columns = set(row.keys())
+    values = {f.name: row[f.name] for f in fields(cls) if f.name in columns}
+    return cls(**(values | converted))
+
+
 def _citizen(row: aiosqlite.Row) -> Citizen:
-    return Citizen(
-        id=row["id"],
-        channel=row["channel"],
-        user_key=row["user_key"],
-        locale=row["locale"],
+    return _from_row(
+        Citizen,
+        row,
         unreachable=bool(row["unreachable"]),
         last_inbound_at=from_db(row["last_inbound_at"]),
     )
@@ -313,16 +319,7 @@ class ComplaintRepo:
             "SELECT * FROM complaint_events WHERE complaint_id = ? ORDER BY id", (complaint_id,)
         )
         return [
-            ComplaintEvent(
-                complaint_id=row["complaint_id"],
-                old_status=row["old_status"],
-                new_status=row["new_status"],
-                actor=row["actor"],
-                actor_name=row["actor_name"],
-                note=row["note"],
-                created_at=from_db(row["created_at"]),
-            )
-            for row in rows
+            _from_row(ComplaintEvent, row, created_at=from_db(row["created_at"])) for row in rows
         ]
 
     async def _with_photos(self, row: aiosqlite.Row) -> Complaint:
@@ -351,21 +348,10 @@ def _bind(message: NewOutboxMessage, complaint_id: int) -> NewOutboxMessage:
 
 
 def _complaint(row: aiosqlite.Row, photos: tuple[Photo, ...]) -> Complaint:
-    return Complaint(
-        id=row["id"],
-        reg_number=row["reg_number"],
-        citizen_id=row["citizen_id"],
-        category=row["category"],
-        description=row["description"],
-        address=row["address"],
-        latitude=row["latitude"],
-        longitude=row["longitude"],
+    return _from_row(
+        Complaint,
+        row,
         is_anonymous=bool(row["is_anonymous"]),
-        full_name=row["full_name"],
-        phone=row["phone"],
-        contact_address=row["contact_address"],
-        locale=row["locale"],
-        status=row["status"],
         created_at=from_db(row["created_at"]),
         due_at=from_db(row["due_at"]),
         updated_at=from_db(row["updated_at"]),
@@ -374,17 +360,7 @@ def _complaint(row: aiosqlite.Row, photos: tuple[Photo, ...]) -> Complaint:
 
 
 def _outbox(row: aiosqlite.Row) -> OutboxMessage:
-    return OutboxMessage(
-        id=row["id"],
-        channel=row["channel"],
-        recipient=row["recipient"],
-        citizen_id=row["citizen_id"],
-        kind=row["kind"],
-        payload=json.loads(row["payload"]),
-        status=row["status"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-    )
+    return _from_row(OutboxMessage, row, payload=json.loads(row["payload"]))
 
 
 class OutboxRepo:
