@@ -40,6 +40,7 @@ MAX_DESCRIPTION = 4000
 MAX_SHORT_TEXT = 300
 MAX_CHECK_FAILURES = 5
 CHECK_LOCK_MINUTES = 15
+TOUCH_EVERY = timedelta(minutes=1)
 _PHONE_CHARS = re.compile(r"[\s\-()]")
 _PHONE = re.compile(r"^\+?\d{9,15}$")
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2060\ufeff]")
@@ -132,10 +133,13 @@ class DialogEngine:
             ]
         async with self._locks.hold(key):
             now = self.clock.now()
-            citizen = await self.store.citizens.touch(
-                channel=event.channel, user_key=event.user_key, now=now
+            citizen, conv = await self.store.citizens.with_conversation(
+                channel=event.channel, user_key=event.user_key
             )
-            conv = await self.store.conversations.load(citizen_id=citizen.id)
+            if citizen is None or citizen.unreachable or _touch_due(citizen, now):
+                citizen = await self.store.citizens.touch(
+                    channel=event.channel, user_key=event.user_key, now=now
+                )
             if conv is None or conv.state not in State.__members__.values():
                 conv = Conversation(State.MENU if citizen.locale else State.LANGUAGE)
             turn = Turn(
@@ -839,6 +843,12 @@ class DialogEngine:
         if answer:
             lines += ["", _("Answer from the operator:"), answer]
         return "\n".join(lines)
+
+
+def _touch_due(citizen: Citizen, now) -> bool:
+    """`last_inbound_at` is kept to the minute: most messages then cost no write for it."""
+    last = citizen.last_inbound_at
+    return last is None or now - last >= TOUCH_EVERY
 
 
 def normalize_phone(phone: str) -> str:

@@ -63,6 +63,8 @@ def build_operator_router(app) -> Router:
     service = app.complaints
     chats = app.content.operator_chats(app.settings.operator_chat_id)
     auth = OperatorAuth(app.settings.operator_ids, chats)
+    # Messages count only inside operator groups; one check lets citizens' messages pass by.
+    router.message.filter(F.chat.id.in_(chats))
 
     def _(message: str) -> str:
         return service.operator_texts().gettext(message)
@@ -131,7 +133,7 @@ def build_operator_router(app) -> Router:
         events = await app.store.complaints.events(complaint_id=complaint.id)
         await bot.send_message(chat_id, service.change_note(complaint, events[-1]))
 
-    @router.message(F.chat.id.in_(chats), F.reply_to_message, F.text)
+    @router.message(F.reply_to_message, F.text)
     async def on_reply(message: Message, bot: Bot) -> None:
         prompt = await app.store.prompts.find(
             chat_id=message.chat.id, message_id=message.reply_to_message.message_id
@@ -159,12 +161,12 @@ def build_operator_router(app) -> Router:
         await app.store.prompts.remove(chat_id=prompt.chat_id, message_id=prompt.message_id)
         await _after_change(bot, message.chat.id, prompt.card_message_id, result)
 
-    @router.message(F.chat.id.in_(chats), Command("help", "start"))
+    @router.message(Command("help", "start"))
     async def on_help(message: Message) -> None:
         for part in split_text(service.operator_help()):
             await message.answer(part)
 
-    @router.message(F.chat.id.in_(chats))
+    @router.message()
     async def ignore_chatter(message: Message) -> None:
         """Operators talk among themselves in the group; the bot stays quiet."""
 

@@ -63,16 +63,18 @@ class Store:
             await self.db.execute("COMMIT")
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.lock, self.db.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.lock, self.db.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        # one trip to aiosqlite's thread instead of three (execute, fetch, close)
+        async with self.lock:
+            return list(await self.db.execute_fetchall(sql, tuple(params)))
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run one statement; returns the number of rows it changed."""
-        async with self.lock, self.db.execute(sql, tuple(params)) as cursor:
+        async with self.lock:
+            cursor = await self.db.execute(sql, tuple(params))
             return cursor.rowcount
 
 
@@ -124,6 +126,23 @@ class CitizenRepo:
             (channel, user_key, to_db(now), to_db(now)),
         )
         return _citizen(row)
+
+    async def with_conversation(
+        self, *, channel: str, user_key: str
+    ) -> tuple[Citizen | None, Conversation | None]:
+        """The citizen and their conversation, in one query (the hot path of every message)."""
+        row = await self._store.fetchone(
+            "SELECT c.*, v.state AS conv_state, v.data AS conv_data FROM citizens c"
+            " LEFT JOIN conversations v ON v.citizen_id = c.id"
+            " WHERE c.channel = ? AND c.user_key = ?",
+            (channel, user_key),
+        )
+        if row is None:
+            return None, None
+        conversation = None
+        if row["conv_state"] is not None:
+            conversation = Conversation(row["conv_state"], json.loads(row["conv_data"]))
+        return _citizen(row), conversation
 
     async def get(self, *, citizen_id: int) -> Citizen | None:
         row = await self._store.fetchone("SELECT * FROM citizens WHERE id = ?", (citizen_id,))
