@@ -1,0 +1,475 @@
+"""How much does one step of the complaint dialog cost compared with a bare aiogram echo bot?
+
+Run from the repository root::
+
+    .venv/bin/python bench/dialog_bench.py [--updates N] [--users U] [--profile]
+
+Everything runs in one process on one event loop, on the same harness as the Telegram tests
+(`tests/telegram_harness.py`): a real aiogram `Bot` whose HTTP requests go to the fake Bot API
+server (`tests/fakes/telegram_api.py`) on 127.0.0.1, updates fed through the real
+`Dispatcher.feed_update`, and the real SQLite store (WAL, via aiosqlite) in a temporary folder.
+Updates are parsed into `aiogram.types.Update` before the clock starts.
+
+What is measured
+----------------
+1. **echo** - the baseline: a fresh Dispatcher with one Router whose message handler does
+   `await message.answer(message.text)`; N text messages. Cost: aiogram routing plus one
+   `sendMessage` round trip to the fake server.
+2. **dialog step** - the real app dispatcher (`build_dispatcher(app)`). U citizens are first
+   walked, untimed, to the summary of a complaint (/start, lang:ru, menu:complaint, cat:water,
+   a description, place:skip, photos:done, id:anon). Then N times, round robin over the users,
+   the citizen presses "change something" and "description" (two callbacks, NOT timed) and the
+   timed step follows: **the citizen types a new description**. The engine loads the citizen and
+   the conversation from SQLite, validates the text, writes the conversation (JSON) back to
+   SQLite and replies with the summary and its buttons (one `sendMessage`). With `--rewind
+   restart` the untimed rewind is nav:cancel, menu:complaint, cat:water instead and the timed
+   step answers with the place prompt. Either way the timed update is one text message that
+   produces one `sendMessage`, like the echo.
+   Runs 1 and 2 are interleaved in blocks of `--block` updates (echo block, dialog block, ...)
+   so that load from other processes hits both alike; the ratio is then fair on a busy machine.
+3. **throughput** - the same cycle (confirm:edit, edit:description, description) for all U users
+   on a fresh store, fed concurrently with `asyncio.gather` in batches of `--batch` updates (at
+   most one update per user in a batch, so each citizen's updates keep their order). All three
+   kinds of update count.
+
+How to read the figures
+-----------------------
+Latency is the wall time of one `feed_update` call (time.perf_counter) in milliseconds; p50 is
+the median, p99 the 99th percentile (nearest rank). For runs 1 and 2 updates/s is count / sum of
+the timed latencies, i.e. 1 / mean latency of one update handled alone; the untimed walk and
+rewind updates are not in it. In run 3 updates/s is count / wall time of the whole run, the figure
+to compare with real traffic, and the latency includes waiting behind the other updates of the
+batch (event loop, store lock), so it is far above the sequential one.
+`ratio` = dialog-step p50 / echo p50: what the app adds on top of aiogram and one Bot API call;
+the target is <= 2.0. The fake server shares the process and the CPU with the bot, so every
+figure includes its request handling; absolute numbers depend on the machine, the ratio less so.
+The script always exits 0.
+
+`--profile` also times the parts of the dialog step (engine, SQL calls, renderer), counts the
+thread hops per step (aiosqlite worker, asyncio.to_thread) and prints a cProfile summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import io
+import itertools
+import math
+import pstats
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from aiogram import Bot, Dispatcher, Router  # noqa: E402
+from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402
+from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
+from aiogram.types import Message, Update  # noqa: E402
+
+from bot.app import App, build_app  # noqa: E402
+from bot.clock import SystemClock  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.dialogs.states import State  # noqa: E402
+from tests.fakes.telegram_api import (  # noqa: E402
+    FakeTelegramAPI,
+    callback_update,
+    message_update,
+)
+from tests.telegram_harness import TelegramHarness  # noqa: E402
+
+TARGET_RATIO = 2.0
+CITIZENS = 700_001  # first Telegram user id of the dialog runs
+ECHO_USERS = 900_001  # first user id of the echo run
+TOKEN = "123456:TEST-TOKEN"
+DESCRIPTION = "Возле школы №5 уже неделю течёт вода из трубы, двор затоплен (замер {n})"
+
+# How a user is put back to the description step (untimed), and where the timed step leads.
+REWINDS = {
+    "edit": (("confirm:edit", "edit:description"), State.CONFIRM),
+    "restart": (("nav:cancel", "menu:complaint", "cat:water"), State.PLACE),
+}
+WALK_TO_DESCRIPTION = ("/start", "lang:ru", "menu:complaint", "cat:water")
+WALK_ON_TO_CONFIRM = ("text", "place:skip", "photos:done", "id:anon")
+
+_update_ids = itertools.count(1)
+
+
+# ----- helpers --------------------------------------------------------------------------------
+
+
+def make_settings(folder: Path) -> Settings:
+    """As in tests/conftest.py, with flood control out of the way."""
+    return Settings(
+        database_path=folder / "bot.sqlite3",
+        media_dir=folder / "media",
+        operator_chat_id=-100500,
+        telegram_bot_token=None,
+        flood_burst=10**6,
+        _env_file=None,
+    )
+
+
+def new_bot(api: FakeTelegramAPI) -> Bot:
+    return Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
+
+
+def make_update(bot: Bot, user: int, action: str, n: int = 0) -> Update:
+    """A parsed Update: a /command, "text" (a description) or the data of a button press."""
+    if action.startswith("/"):
+        raw = message_update(user, action)
+    elif action == "text":
+        raw = message_update(user, DESCRIPTION.format(n=n))
+    else:
+        raw = callback_update(user, action, message_id=1)
+    raw["update_id"] = next(_update_ids)
+    return Update.model_validate(raw, context={"bot": bot})
+
+
+async def timed_feed(dispatcher: Dispatcher, bot: Bot, update: Update) -> float:
+    start = time.perf_counter()
+    await dispatcher.feed_update(bot, update)
+    return time.perf_counter() - start
+
+
+@dataclass
+class Result:
+    name: str
+    latencies: list[float]  # seconds
+    wall: float | None = None  # seconds; None: the sum of the latencies
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def per_second(self) -> float:
+        return self.count / (self.wall if self.wall is not None else sum(self.latencies))
+
+    def percentile(self, q: float) -> float:
+        """Nearest-rank percentile, in milliseconds."""
+        ordered = sorted(self.latencies)
+        return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] * 1000
+
+    def line(self) -> str:
+        return (
+            f"{self.name}\n    count={self.count}  updates/s={self.per_second:.1f}"
+            f"  p50={self.percentile(50):.3f} ms  p99={self.percentile(99):.3f} ms"
+        )
+
+
+@asynccontextmanager
+async def app_harness(api: FakeTelegramAPI):
+    """The app on a fresh SQLite store in a temp folder, with the tests' Telegram harness."""
+    with tempfile.TemporaryDirectory(prefix="dialog-bench-") as folder:
+        app = await build_app(make_settings(Path(folder)), clock=SystemClock())
+        harness = TelegramHarness(app, api)
+        try:
+            yield app, harness
+        finally:
+            await harness.close()
+            await app.close()
+
+
+# ----- 1. echo baseline -----------------------------------------------------------------------
+
+
+class Echo:
+    """A bare aiogram bot: one Router, one handler, `message.answer(message.text)`."""
+
+    def __init__(self, api: FakeTelegramAPI, users: int) -> None:
+        self.bot = new_bot(api)
+        self.users = users
+        self.answered = 0
+        router = Router(name="echo")
+
+        @router.message()
+        async def echo(message: Message) -> None:
+            await message.answer(message.text)
+            self.answered += 1
+
+        self.dispatcher = Dispatcher()
+        self.dispatcher.include_router(router)
+        self._n = itertools.count()
+
+    async def steps(self, count: int) -> list[float]:
+        latencies = []
+        for _ in range(count):
+            n = next(self._n)
+            update = make_update(self.bot, ECHO_USERS + n % self.users, "text", n)
+            latencies.append(await timed_feed(self.dispatcher, self.bot, update))
+        return latencies
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+
+
+# ----- 2. the complaint dialog step -----------------------------------------------------------
+
+
+async def walk(harness: TelegramHarness, users: list[int], actions: tuple[str, ...]) -> None:
+    for user in users:
+        for action in actions:
+            update = make_update(harness.bot, user, action)
+            await harness.dispatcher.feed_update(harness.bot, update)
+
+
+async def walk_to_start(harness: TelegramHarness, users: list[int], rewind: str) -> None:
+    """Bring every user, untimed, to the state from which the rewind sequence starts."""
+    await walk(harness, users, WALK_TO_DESCRIPTION)
+    await walk(harness, users, WALK_ON_TO_CONFIRM if rewind == "edit" else ("text",))
+
+
+class DialogSteps:
+    """The timed description step of the real app, each after an untimed rewind."""
+
+    def __init__(self, harness: TelegramHarness, users: list[int], rewind: str) -> None:
+        self.harness = harness
+        self.users = users
+        self.rewind = REWINDS[rewind][0]
+        self._n = itertools.count()
+
+    async def steps(
+        self, count: int, around_timed: Callable[[bool], object] | None = None
+    ) -> list[float]:
+        bot, dispatcher = self.harness.bot, self.harness.dispatcher
+        latencies = []
+        for _ in range(count):
+            n = next(self._n)
+            user = self.users[n % len(self.users)]
+            for action in self.rewind:
+                await dispatcher.feed_update(bot, make_update(bot, user, action))
+            update = make_update(bot, user, "text", n)
+            if around_timed:
+                around_timed(True)
+            latencies.append(await timed_feed(dispatcher, bot, update))
+            if around_timed:
+                around_timed(False)
+        return latencies
+
+
+async def check_states(app: App, users: list[int], expected: State) -> None:
+    """Every user must be where the description step leads, with a description saved."""
+    for user in users:
+        citizen = await app.store.citizens.find(channel="telegram", user_key=str(user))
+        conv = await app.store.conversations.load(citizen_id=citizen.id)
+        assert conv.state == expected, f"user {user} is in {conv.state}, expected {expected}"
+        assert conv.data["draft"]["description"].startswith(DESCRIPTION[:20])
+
+
+async def run_echo_and_dialog(
+    api: FakeTelegramAPI, count: int, users: int, warmup: int, rewind: str, block: int
+) -> tuple[Result, Result]:
+    """Runs 1 and 2, interleaved block by block after a warm-up of both."""
+    citizens = [CITIZENS + i for i in range(users)]
+    echo = Echo(api, users)
+    try:
+        async with app_harness(api) as (app, harness):
+            await walk_to_start(harness, citizens, rewind)
+            dialog = DialogSteps(harness, citizens, rewind)
+            await echo.steps(warmup)
+            await dialog.steps(warmup)
+            gc.collect()
+            echo_latencies: list[float] = []
+            dialog_latencies: list[float] = []
+            for done in range(0, count, block):
+                size = min(block, count - done)
+                echo_latencies += await echo.steps(size)
+                dialog_latencies += await dialog.steps(size)
+                api.reset_calls()  # the fake server records every call; keep memory flat
+            await check_states(app, citizens, REWINDS[rewind][1])
+        assert echo.answered == warmup + count, f"echo answered {echo.answered} messages"
+    finally:
+        await echo.close()
+    rewind_text = " + ".join(REWINDS[rewind][0])
+    return (
+        Result("1. echo: bare aiogram handler, message.answer(text)", echo_latencies),
+        Result(
+            f"2. dialog step: citizen types the description (untimed rewind: {rewind_text})",
+            dialog_latencies,
+        ),
+    )
+
+
+# ----- 3. throughput --------------------------------------------------------------------------
+
+
+async def run_throughput(api: FakeTelegramAPI, count: int, users: int, batch: int) -> Result:
+    """The edit cycle of all users on a fresh store, `batch` updates at a time via gather."""
+    citizens = [CITIZENS + i for i in range(users)]
+    cycle = (*REWINDS["edit"][0], "text")
+    async with app_harness(api) as (app, harness):
+        await walk_to_start(harness, citizens, "edit")
+        bot, dispatcher = harness.bot, harness.dispatcher
+        # Round by round every user sends the next update of its cycle, so consecutive slices
+        # of `batch` <= users updates never hold two updates of one user. Whole cycles only, so
+        # everybody ends at the summary again; the first cycle is the warm-up.
+        cycles = math.ceil(count / (users * len(cycle)))
+        plan = [
+            make_update(bot, user, action, r)
+            for r in range(cycles + 1)
+            for action in cycle
+            for user in citizens
+        ]
+        warmup, plan = plan[: len(cycle) * users], plan[len(cycle) * users :]
+        for first in range(0, len(warmup), batch):
+            await asyncio.gather(
+                *(dispatcher.feed_update(bot, u) for u in warmup[first : first + batch])
+            )
+        api.reset_calls()
+        gc.collect()
+        latencies: list[float] = []
+        start = time.perf_counter()
+        for first in range(0, len(plan), batch):
+            chunk = plan[first : first + batch]
+            latencies += await asyncio.gather(*(timed_feed(dispatcher, bot, u) for u in chunk))
+        wall = time.perf_counter() - start
+        await check_states(app, citizens, State.CONFIRM)
+    api.reset_calls()
+    name = f"3. throughput: edit cycle of {users} users, asyncio.gather of {batch} at a time"
+    return Result(name, latencies, wall)
+
+
+# ----- profile --------------------------------------------------------------------------------
+
+
+class Timers:
+    """Call counts and wall-time totals of wrapped coroutine functions."""
+
+    def __init__(self) -> None:
+        self.total: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self.active = False
+
+    def wrap(self, owner: object, attribute: str, label: str) -> Callable:
+        """Replace `owner.attribute` by a counting wrapper; returns the original."""
+        original = getattr(owner, attribute)
+
+        async def wrapper(*args, **kwargs):
+            if not self.active:
+                return await original(*args, **kwargs)
+            self.calls[label] += 1
+            start = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                self.total[label] += time.perf_counter() - start
+
+        setattr(owner, attribute, wrapper)
+        return original
+
+
+async def run_profile(api: FakeTelegramAPI, count: int, users: int, rewind: str) -> None:
+    """Time the parts of the dialog step and count its thread hops; then cProfile it."""
+    citizens = [CITIZENS + i for i in range(users)]
+    async with app_harness(api) as (app, harness):
+        await walk_to_start(harness, citizens, rewind)
+        dialog = DialogSteps(harness, citizens, rewind)
+        await dialog.steps(100)
+
+        timers = Timers()
+        engine, show = "engine.handle (dialog core, SQL included)", "renderer.show (the reply)"
+        timers.wrap(app.engine, "handle", engine)
+        timers.wrap(app.telegram_renderer, "show", show)
+        for attribute in ("fetchone", "fetchall", "execute"):
+            timers.wrap(app.store, attribute, f"  store.{attribute} (lock, SQL, thread hops)")
+        # Every aiosqlite call runs in its worker thread and comes back via the event loop;
+        # aiogram runs every synchronous filter (F.* magic filters too) in asyncio.to_thread.
+        aiosqlite_hops, to_thread_hops = "aiosqlite worker", "asyncio.to_thread (aiogram)"
+        timers.wrap(app.store.db, "_execute", aiosqlite_hops)
+        to_thread = timers.wrap(asyncio, "to_thread", to_thread_hops)
+        try:
+            steps = await dialog.steps(count, lambda on: setattr(timers, "active", on))
+        finally:
+            asyncio.to_thread = to_thread
+
+        def ms(seconds: float) -> str:
+            return f"{seconds / count * 1000:6.3f} ms"
+
+        total = sum(steps)
+        rest = total - timers.total[engine] - timers.total[show]
+        print(f"\nWhere one dialog step goes (mean wall time over {count} steps):")
+        print(f"  {'feed_update, the whole step':<48} {ms(total)}")
+        for label in (engine, *(k for k in timers.total if "store." in k), show):
+            if timers.calls[label]:
+                each = timers.total[label] / timers.calls[label] * 1000
+                calls = timers.calls[label] / count
+                print(
+                    f"  {label:<48} {ms(timers.total[label])}  "
+                    f"({calls:.1f} calls, {each:.3f} ms each)"
+                )
+        print(f"  {'rest: aiogram routing, filters, adapter':<48} {ms(rest)}")
+        print("Thread hops per step (each one waits for a wake-up of the event loop):")
+        for label in (aiosqlite_hops, to_thread_hops):
+            print(f"  {label:<48} {timers.calls[label] / count:4.1f}")
+
+        profiler = cProfile.Profile()
+        await dialog.steps(count, lambda on: profiler.enable() if on else profiler.disable())
+    api.reset_calls()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(15)
+    print(f"\ncProfile of {count} timed dialog steps (event-loop thread only, top 15 by tottime):")
+    print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
+
+
+# ----- main -----------------------------------------------------------------------------------
+
+
+async def main(args: argparse.Namespace) -> None:
+    users, batch = args.users, min(args.batch, args.users)
+    async with FakeTelegramAPI() as api:
+        started = time.perf_counter()
+        echo, dialog = await run_echo_and_dialog(
+            api, args.updates, users, args.warmup, args.rewind, args.block
+        )
+        print(f"runs 1+2 done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        started = time.perf_counter()
+        throughput = await run_throughput(api, args.throughput_updates, users, batch)
+        print(f"run 3 done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        if args.profile:
+            await run_profile(api, min(args.updates, 1000), users, args.rewind)
+
+    print("\nResults (latency = wall time of one Dispatcher.feed_update):")
+    for result in (echo, dialog, throughput):
+        print(result.line())
+    ratio = dialog.percentile(50) / echo.percentile(50)
+    verdict = "PASS" if ratio <= TARGET_RATIO else "ABOVE TARGET"
+    print(f"ratio dialog-step p50 / echo p50 = {ratio:.2f} (target <= {TARGET_RATIO}): {verdict}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--updates", type=int, default=2000, help="timed updates of runs 1, 2")
+    parser.add_argument("--users", type=int, default=50, help="citizens in runs 2 and 3")
+    parser.add_argument("--warmup", type=int, default=100, help="untimed updates before 1, 2")
+    parser.add_argument("--block", type=int, default=100, help="interleaving of runs 1 and 2")
+    parser.add_argument(
+        "--throughput-updates", type=int, default=1200, help="updates of run 3 (whole cycles)"
+    )
+    parser.add_argument("--batch", type=int, default=50, help="run 3: updates per gather")
+    parser.add_argument(
+        "--rewind",
+        choices=sorted(REWINDS),
+        default="edit",
+        help="how each user is put back to the description step, untimed",
+    )
+    parser.add_argument("--profile", action="store_true", help="also show where the time goes")
+    args = parser.parse_args(argv)
+    positive = (args.updates, args.users, args.block, args.throughput_updates, args.batch)
+    if min(positive) < 1 or args.warmup < 0:
+        parser.error("counts must be positive (--warmup may be 0)")
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
