@@ -22,6 +22,5 @@ class State(StrEnum):
     CHECK_CODE = "check.code"
 
 
-COMPLAINT_STATES = frozenset(s for s in State if s.value.startswith("complaint."))
 # States in which a photo is added to the complaint being written.
 PHOTO_STATES = frozenset({State.DESCRIPTION, State.PLACE, State.PHOTOS})
