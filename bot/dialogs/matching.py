@@ -10,6 +10,8 @@ from __future__ import annotations
 from bot.dialogs.events import Option
 
 _KYRGYZ_LOOKALIKES = str.maketrans({"ө": "о", "ү": "у", "ң": "н", "ё": "е"})
+# Longer than any option label: a description or an address, never a choice.
+MAX_CHOICE_LENGTH = 100
 
 
 def fold(text: str) -> str:
@@ -21,7 +23,7 @@ def fold(text: str) -> str:
 
 def match_option(text: str, options: list[Option], *, allow_numbers: bool) -> Option | None:
     """The option the text names, or None."""
-    if not options:
+    if not options or len(text) > MAX_CHOICE_LENGTH:
         return None
     typed = fold(text)
     if not typed:

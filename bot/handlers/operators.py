@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, ForceReply, Message
@@ -63,13 +63,24 @@ def build_operator_router(app) -> Router:
     service = app.complaints
     chats = app.content.operator_chats(app.settings.operator_chat_id)
     auth = OperatorAuth(app.settings.operator_ids, chats)
+
+    # Async filters: aiogram runs synchronous ones (F.* included) in a worker thread.
+    async def in_operator_chat(message: Message) -> bool:
+        return message.chat.id in chats
+
+    async def operator_button(query: CallbackQuery) -> bool:
+        return (query.data or "").startswith("op:")
+
+    async def reply_with_text(message: Message) -> bool:
+        return message.reply_to_message is not None and bool(message.text)
+
     # Messages count only inside operator groups; one check lets citizens' messages pass by.
-    router.message.filter(F.chat.id.in_(chats))
+    router.message.filter(in_operator_chat)
 
     def _(message: str) -> str:
         return service.operator_texts().gettext(message)
 
-    @router.callback_query(F.data.startswith("op:"))
+    @router.callback_query(operator_button)
     async def on_action(query: CallbackQuery, bot: Bot) -> None:
         if not await auth.allows(bot, query.from_user.id):
             await query.answer(_("Only operators can change complaints."), show_alert=True)
@@ -133,7 +144,7 @@ def build_operator_router(app) -> Router:
         events = await app.store.complaints.events(complaint_id=complaint.id)
         await bot.send_message(chat_id, service.change_note(complaint, events[-1]))
 
-    @router.message(F.reply_to_message, F.text)
+    @router.message(reply_with_text)
     async def on_reply(message: Message, bot: Bot) -> None:
         prompt = await app.store.prompts.find(
             chat_id=message.chat.id, message_id=message.reply_to_message.message_id

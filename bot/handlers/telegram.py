@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, Dispatcher, F, Router
+from aiogram import Bot, Dispatcher, Router
 from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -111,24 +111,38 @@ async def answer(app, chat_id: int, replies: list[Reply]) -> None:
             return  # the citizen blocked the bot between writing and our answer
 
 
+async def _private_message(message: Message) -> bool:
+    # async filters: aiogram runs synchronous ones (F.* included) in a worker thread
+    return message.chat.type == "private"
+
+
+async def _private_button(query: CallbackQuery) -> bool:
+    return query.message is not None and query.message.chat.type == "private"
+
+
 def build_citizen_router(app) -> Router:
     """Private chats: every message and every non-operator button goes to the dialog core."""
     router = Router(name="citizens")
-    router.message.filter(F.chat.type == "private")
+    router.message.filter(_private_message)
 
     @router.message()
     async def on_message(message: Message, bot: Bot) -> None:
         replies = await app.engine.handle(message_to_incoming(message, bot))
         await answer(app, message.chat.id, replies)
 
-    @router.callback_query(F.message.chat.type == "private")
+    @router.callback_query(_private_button)
     async def on_button(query: CallbackQuery) -> None:
-        await query.answer()
-        chat_id = query.message.chat.id if query.message else query.from_user.id
+        chat_id = query.message.chat.id
         event = Incoming(
             channel=CHANNEL, user_key=str(chat_id), kind="option", option_id=query.data or ""
         )
-        await answer(app, chat_id, await app.engine.handle(event))
+        # Handle first, then answer the query: a message sent right after the press must not
+        # reach the core before the press does.
+        try:
+            replies = await app.engine.handle(event)
+        finally:
+            await query.answer()
+        await answer(app, chat_id, replies)
 
     return router
 
