@@ -9,17 +9,11 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Dispatcher, Router
-from aiogram.exceptions import (
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs.events import Attachment, Incoming, Reply
 from bot.handlers.operators import build_operator_router
-from bot.outbound import replies_message
+from bot.outbound import RecipientGone, RetryLater, TransientError, replies_message
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -97,17 +91,18 @@ async def answer(app, chat_id: int, replies: list[Reply]) -> None:
     A rate limit or a network error must not cost the citizen a registration number or a
     receipt code, so the unsent replies are queued and the outbox job delivers them.
     """
+    channel = app.outbox.channels[CHANNEL]  # the same failure mapping as the outbox uses
     for index, reply in enumerate(replies):
         try:
-            await app.telegram_renderer.show(chat_id, reply)
-        except (TelegramRetryAfter, TelegramNetworkError, TelegramServerError) as exc:
+            await channel.deliver(str(chat_id), reply)
+        except (RetryLater, TransientError) as exc:
             log.info("reply postponed to the outbox: %s", type(exc).__name__)
             message = replies_message(
                 channel=CHANNEL, recipient=str(chat_id), replies=replies[index:], kind="reply"
             )
             await app.store.outbox.add(messages=[message], now=app.clock.now())
             return
-        except TelegramForbiddenError:
+        except RecipientGone:
             return  # the citizen blocked the bot between writing and our answer
 
 
