@@ -14,9 +14,11 @@ from bot.config import Settings
 from bot.content import Content, load_content
 from bot.dialogs.engine import DialogEngine, Limits
 from bot.dialogs.guards import FloodGuard
+from bot.faq import FaqLibrary
 from bot.i18n import I18n
 from bot.media import MediaStore
 from bot.outbound import OutboxDispatcher
+from bot.questions import QuestionService
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -33,11 +35,16 @@ class App:
     content: Content
     media: MediaStore
     complaints: ComplaintService
+    faq: FaqLibrary
+    questions: QuestionService
     engine: DialogEngine
     outbox: OutboxDispatcher
     telegram_renderer: object = None  # set by attach_telegram
+    whatsapp: object = None  # set by attach_whatsapp
 
     async def close(self) -> None:
+        if self.whatsapp is not None:
+            await self.whatsapp.close()
         await self.store.close()
 
 
@@ -69,12 +76,26 @@ async def build_app(
         operator_channel=operator_channel,
         operator_recipient=operator_recipient,
     )
+    faq = FaqLibrary(_faq_path(settings), substitutions=faq_substitutions(settings))
+    questions = QuestionService(
+        store,
+        i18n,
+        clock=clock,
+        operator_locale=settings.operator_locale,
+        operator_channel=operator_channel,
+        operator_recipient=operator_recipient
+        or _str(content.default_route)
+        or _str(settings.operator_chat_id),
+    )
     engine = DialogEngine(
         store=store,
         i18n=i18n,
         content=content,
         media=media,
         complaints=complaints,
+        faq=faq,
+        questions=questions,
+        municipality=settings.per_locale("municipality_name"),
         clock=clock,
         default_locale=settings.default_locale,
         limits=Limits(settings.max_photos, settings.max_photo_bytes),
@@ -82,7 +103,28 @@ async def build_app(
     )
     outbox = OutboxDispatcher(store, clock, max_attempts=settings.outbox_max_attempts)
     outbox.add_renderer("operator_card", complaints.render_card_payload)
-    return App(settings, clock, store, i18n, content, media, complaints, engine, outbox)
+    return App(
+        settings, clock, store, i18n, content, media, complaints, faq, questions, engine, outbox
+    )
+
+
+def faq_substitutions(settings: Settings) -> dict[str, dict[str, str]]:
+    """What the FAQ's `{municipality}` and `{reception_schedule}` stand for, per language."""
+    return {
+        "municipality": settings.per_locale("municipality_name"),
+        "reception_schedule": settings.per_locale("reception_schedule"),
+    }
+
+
+def _faq_path(settings: Settings):
+    """`CONTENT_DIR/faq.json` when the folder has one, else the built-in file."""
+    if settings.content_dir and (settings.content_dir / "faq.json").is_file():
+        return settings.content_dir / "faq.json"
+    return None
+
+
+def _str(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def attach_telegram(app: App, bot) -> None:
@@ -91,3 +133,43 @@ def attach_telegram(app: App, bot) -> None:
 
     app.telegram_renderer = TelegramRenderer(bot, app.media)
     app.outbox.add_channel(TelegramChannel(app.telegram_renderer))
+
+
+@dataclass
+class WhatsApp:
+    """The WhatsApp side of the app: the outbound channel, the inbox and its HTTP routes."""
+
+    channel: object
+    inbox: object
+    media: object
+    routes: list
+
+    async def close(self) -> None:
+        await self.inbox.drain()
+        await self.media.close()
+        await self.channel.close()
+
+
+def attach_whatsapp(app: App) -> WhatsApp:
+    """Give the app a WhatsApp channel through Twilio (call inside the running event loop)."""
+    from bot.handlers.whatsapp import MediaFetcher, WhatsAppInbox, build_whatsapp_routes
+    from bot.handlers.whatsapp_channel import WhatsAppChannel, twilio_client
+
+    settings = app.settings
+    token = settings.twilio_auth_token.get_secret_value()
+    client = twilio_client(settings.twilio_account_sid, token, settings.twilio_api_base)
+    channel = WhatsAppChannel(
+        client,
+        settings.twilio_whatsapp_from,
+        store=app.store,
+        clock=app.clock,
+        templates=settings.whatsapp_templates(),
+        status_callback=settings.public_base_url.rstrip("/") + settings.twilio_status_path,
+        per_second=settings.twilio_messages_per_second,
+        default_locale=settings.default_locale,
+    )
+    media = MediaFetcher(settings.twilio_account_sid, token, settings.max_photo_bytes)
+    inbox = WhatsAppInbox(app, media)
+    app.outbox.add_channel(channel)
+    app.whatsapp = WhatsApp(channel, inbox, media, build_whatsapp_routes(app, inbox))
+    return app.whatsapp

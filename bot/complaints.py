@@ -270,7 +270,14 @@ class ComplaintService:
             recipient=citizen.user_key,
             citizen_id=citizen.id,
             kind="status_update",
-            payload={"replies": [Reply(text="\n\n".join(lines)).to_dict()]},
+            payload={
+                "replies": [Reply(text="\n\n".join(lines)).to_dict()],
+                # for a WhatsApp template outside the 24-hour window: number and new status
+                "template_variables": {
+                    "1": complaint.reg_number,
+                    "2": _(STATUS_LABELS[new_status]),
+                },
+            },
         )
 
     def operator_texts(self) -> Texts:
@@ -351,12 +358,21 @@ class ComplaintService:
 
     def operator_help(self) -> str:
         _ = self.operator_texts().gettext
-        return _(
-            "Every new complaint appears here as a card with buttons.\n"
-            "✅ Accept, 📨 Forwarded and 🔧 In progress change the status at once.\n"
-            "💬 Answer and ⛔ Reject ask for a text: reply to the bot's question with it.\n"
-            "The citizen is told about every change automatically, in their language.\n"
-            "Anonymous reports never show who sent them."
+        return (
+            _(
+                "Every new complaint appears here as a card with buttons.\n"
+                "✅ Accept, 📨 Forwarded and 🔧 In progress change the status at once.\n"
+                "💬 Answer and ⛔ Reject ask for a text: reply to the bot's question with it.\n"
+                "The citizen is told about every change automatically, in their language.\n"
+                "Anonymous reports never show who sent them."
+            )
+            + "\n\n"
+            + _(
+                "Questions the FAQ could not answer come as ❓ cards: press 💬 Answer and reply "
+                "with the text.\n"
+                "/queue shows what waits to be sent and why; /reload reloads the FAQ after its "
+                "file was edited."
+            )
         )
 
     async def act_by_number(

@@ -46,6 +46,34 @@ class Settings(BaseSettings):
     content_dir: Path | None = None
     log_level: str = "INFO"
 
+    municipality_name_ky: str = "жергиликтүү өз алдынча башкаруу органы"
+    municipality_name_ru: str = "орган местного самоуправления"
+    reception_schedule_ky: str = (
+        "Жетекчилер жарандарды жумасына жок дегенде бир жолу кабыл алышат. Күнү жана сааты "
+        "мекеменин жарыя тактасында илинет."
+    )
+    reception_schedule_ru: str = (
+        "Руководители принимают граждан не реже одного раза в неделю. День и часы приёма "
+        "вывешены на доске объявлений учреждения."
+    )
+
+    public_base_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_api_base: str | None = None
+    twilio_webhook_path: str = "/twilio/whatsapp"
+    twilio_status_path: str = "/twilio/status"
+    twilio_messages_per_second: float = Field(10.0, gt=0)
+    twilio_template_status_ky: str | None = None
+    twilio_template_status_ru: str | None = None
+    twilio_template_hearing_ky: str | None = None
+    twilio_template_hearing_ru: str | None = None
+    twilio_template_reminder_ky: str | None = None
+    twilio_template_reminder_ru: str | None = None
+    twilio_template_survey_ky: str | None = None
+    twilio_template_survey_ru: str | None = None
+
     @field_validator("operator_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -68,6 +96,36 @@ class Settings(BaseSettings):
         ZoneInfo(value)
         return value
 
+    @field_validator("twilio_webhook_path", "twilio_status_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("a webhook path starts with '/'")
+        return value
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """Twilio is configured well enough to receive and send WhatsApp messages."""
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and self.twilio_whatsapp_from
+            and self.public_base_url
+        )
+
+    def per_locale(self, prefix: str) -> dict[str, str]:
+        """`{locale: value}` of the keys `<prefix>_ky`, `<prefix>_ru` (e.g. municipality_name)."""
+        return {locale: getattr(self, f"{prefix}_{locale}") for locale in SUPPORTED_LOCALES}
+
+    def whatsapp_templates(self) -> dict[tuple[str, str], str]:
+        """Approved Content templates by (template group, locale); unset ones are left out."""
+        found = {}
+        for group in ("status", "hearing", "reminder", "survey"):
+            for locale, sid in self.per_locale(f"twilio_template_{group}").items():
+                if sid:
+                    found[group, locale] = sid
+        return found

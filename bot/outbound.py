@@ -8,7 +8,14 @@ which messenger it goes to:
   retry after a failure half-way never repeats the first ones;
 - "slow down" (Telegram 429): the row waits `retry_after` seconds, the attempt is not counted;
 - a network or server error: retried with a growing pause, up to `max_attempts`;
-- the recipient blocked the bot (403): the row fails and the citizen is marked unreachable.
+- the recipient blocked the bot (403): the row fails and the citizen is marked unreachable;
+- the channel cannot send it now (WhatsApp outside the 24-hour window with no approved
+  template): the row is 'held' with the reason, visible to operators, and released when the
+  citizen writes again.
+
+A channel may have `prepare(row, replies, done)`, which turns the neutral replies into what it
+will actually send (e.g. a WhatsApp template instead of free text) and may raise `Hold`; and its
+`deliver` may return the messenger's id of the sent message, kept for delivery receipts.
 """
 
 from __future__ import annotations
@@ -42,12 +49,25 @@ class TransientError(Exception):
     """A network or server error: worth trying again later."""
 
 
+class Hold(Exception):
+    """The row cannot be sent now and retrying will not help until something changes.
+
+    With `payload_changes`, the row is instead queued again at once with those changes (e.g.
+    "send it as a template" after the messenger said the free-text window has closed).
+    """
+
+    def __init__(self, reason: str, *, payload_changes: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.payload_changes = payload_changes
+
+
 class Channel(Protocol):
     """A messenger that can show one neutral reply to one recipient."""
 
     name: str
 
-    async def deliver(self, recipient: str, reply: Reply) -> None: ...
+    async def deliver(self, recipient: str, reply: Any) -> str | None: ...
 
 
 Renderer = Callable[[dict[str, Any]], Awaitable[list[Reply]]]
@@ -134,9 +154,17 @@ class OutboxDispatcher:
             return 0
         done = await self.store.outbox.parts_done(message_id=row.id)
         try:
-            for index in range(done, len(replies)):
-                await channel.deliver(row.recipient, replies[index])
+            parts, done = await self._prepare(channel, row, replies, done)
+            for index in range(done, len(parts)):
+                provider_id = await channel.deliver(row.recipient, parts[index])
                 done = index + 1
+                if provider_id:
+                    await self.store.outbox.record_sent_part(
+                        message_id=row.id, provider_sid=provider_id, now=self.clock.now()
+                    )
+        except Hold as held:
+            await self._hold(row, held, done)
+            return 0
         except RetryLater as wait:
             await self._keep_progress(row, done)
             await self._postpone(row, "rate limited", timedelta(seconds=wait.seconds), count=False)
@@ -155,6 +183,25 @@ class OutboxDispatcher:
             message_id=row.id, now=self.clock.now(), scrub=row.kind in SCRUB_AFTER_SENDING
         )
         return 1
+
+    async def _prepare(
+        self, channel: Channel, row: OutboxMessage, replies: list[Reply], done: int
+    ) -> tuple[list[Any], int]:
+        prepare = getattr(channel, "prepare", None)
+        if prepare is None:
+            return replies, done
+        return await prepare(row, replies, done)
+
+    async def _hold(self, row: OutboxMessage, held: Hold, done: int) -> None:
+        if held.payload_changes:
+            await self.store.outbox.requeue(
+                message_id=row.id, payload=row.payload | held.payload_changes, now=self.clock.now()
+            )
+            log.info("outbox row %s queued again: %s", row.id, held.reason)
+            return
+        await self._keep_progress(row, done)
+        await self.store.outbox.hold(message_id=row.id, reason=held.reason)
+        log.warning("outbox row %s (%s) held: %s", row.id, row.kind, held.reason)
 
     async def _keep_progress(self, row: OutboxMessage, done: int) -> None:
         if done:

@@ -102,9 +102,10 @@ def chat(app) -> Chat:
     return Chat(app.engine)
 
 
-async def start_in(chat: Chat, locale: str = "ru") -> None:
+async def start_in(chat: Chat, locale: str = "ru", announcements: bool = False) -> None:
     await chat.command("/start")
     await chat.press(f"lang:{locale}")
+    await chat.press("sub:yes" if announcements else "sub:no")
 
 
 async def file_complaint(

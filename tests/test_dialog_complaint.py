@@ -21,11 +21,13 @@ async def test_language_choice_is_stored_and_used(app, chat):
     await chat.press("lang:ky")
     citizen = await app.store.citizens.find(channel="telegram", user_key="700")
     assert citizen.locale == "ky"
+    assert chat.options == ["sub:yes", "sub:no"]  # asked once, after the first language
+    await chat.press("sub:no")
     assert "menu:complaint" in chat.options
     assert "Башкы меню" in chat.said
     await chat.command("/language")
     await chat.press("lang:ru")
-    assert "Главное меню" in chat.said
+    assert "Главное меню" in chat.said  # not asked again
 
 
 async def test_anonymous_complaint_end_to_end(app, chat, clock):

@@ -32,7 +32,7 @@ async def test_migrations_apply_once_with_wal_and_foreign_keys(tmp_path):
     store = await Store.open(tmp_path / "x.sqlite3")
     try:
         versions = await store.fetchall("SELECT version FROM schema_migrations")
-        assert [row[0] for row in versions] == [1]
+        assert [row[0] for row in versions] == [1, 2]
         assert (await store.fetchone("PRAGMA journal_mode"))[0] == "wal"
         assert (await store.fetchone("PRAGMA foreign_keys"))[0] == 1
     finally:

@@ -276,3 +276,38 @@ async def test_image_sent_as_a_file_is_accepted(tg, app):
     await tg.feed(message_update(CITIZEN, document=doc))
     conv = await app.store.conversations.load(citizen_id=1)
     assert len(conv.data["draft"]["photos"]) == 1
+
+
+async def test_question_card_answer_and_reload_in_the_operator_group(tg, app):
+    await say(tg, "/start")
+    await press(tg, "lang:ru")
+    await press(tg, "sub:no")
+    await press(tg, "menu:faq")
+    await say(tg, "Когда в нашем селе починят мост через арык на Садовой улице?")
+    if "faq:ask" in tg.last_buttons(CITIZEN):
+        await press(tg, "faq:ask")
+    await press(tg, "faq:send")
+    await app.outbox.run_once()
+    card = tg.api.calls_to("sendMessage", chat_id=OPERATOR_CHAT)[-1]
+    assert "Q-1" in card.params["text"] and str(CITIZEN) not in card.params["text"]
+    tg.api.set_chat_member(OPERATOR_CHAT, OPERATOR, "member")
+    await press(tg, "q:answer:1", user=OPERATOR, chat=OPERATOR_CHAT)
+    prompt = tg.api.calls_to("sendMessage", chat_id=OPERATOR_CHAT)[-1]
+    assert prompt.params["reply_markup"].get("force_reply")
+    row = await app.store.fetchone("SELECT message_id FROM question_prompts")
+    update = message_update(OPERATOR, "Ремонт моста начнётся в мае.", chat_id=OPERATOR_CHAT)
+    update["message"]["reply_to_message"] = {
+        "message_id": row["message_id"],
+        "date": 0,
+        "chat": {"id": OPERATOR_CHAT, "type": "supergroup"},
+        "text": prompt.params["text"],
+    }
+    await tg.feed(update)
+    await app.outbox.run_once()
+    assert "Ремонт моста начнётся в мае." in tg.texts_to(CITIZEN)[-1]
+    assert "Q-1" in tg.texts_to(OPERATOR_CHAT)[-1]
+
+    await say(tg, "/reload", user=OPERATOR, chat_id=OPERATOR_CHAT)
+    assert str(len(app.faq.catalog.entries)) in tg.texts_to(OPERATOR_CHAT)[-1]
+    await say(tg, "/queue", user=OPERATOR, chat_id=OPERATOR_CHAT)
+    assert "0" in tg.texts_to(OPERATOR_CHAT)[-1]

@@ -24,11 +24,15 @@ from bot.complaints import (
 )
 from bot.content import Content
 from bot.dialogs.events import Attachment, Incoming, Option, Reply
+from bot.dialogs.faq_flow import FAQ_PROMPTS, FAQ_STATES, FaqFlow
 from bot.dialogs.guards import FloodGuard, KeyedLocks
 from bot.dialogs.matching import match_option
 from bot.dialogs.states import PHOTO_STATES, State
+from bot.dialogs.subscription import SubscriptionFlow, subscription_word
+from bot.faq import FaqLibrary
 from bot.i18n import I18n, Texts
 from bot.media import NOT_AN_IMAGE, TOO_LARGE, ImageRejected, MediaStore
+from bot.questions import QuestionService
 from bot.storage.db import from_db, to_db
 from bot.storage.models import Citizen, Conversation, Photo
 from bot.storage.store import Store
@@ -83,8 +87,9 @@ class Turn:
         self.conv.state = state
 
 
-class DialogEngine:
-    """Runs every flow: language, main menu, complaint, my complaints, check, help."""
+class DialogEngine(FaqFlow, SubscriptionFlow):
+    """Runs every flow: language, announcements consent, main menu, complaint, my complaints,
+    check, questions and answers, help."""
 
     def __init__(
         self,
@@ -94,22 +99,31 @@ class DialogEngine:
         content: Content,
         media: MediaStore,
         complaints: ComplaintService,
+        faq: FaqLibrary,
+        questions: QuestionService,
         clock,
+        municipality: dict[str, str] | None = None,
         default_locale: str = "ky",
         limits: Limits | None = None,
         flood: FloodGuard | None = None,
         numbered_channels: frozenset[str] = frozenset({"console", "whatsapp"}),
+        contact_button_channels: frozenset[str] = frozenset({"telegram", "console"}),
     ) -> None:
         self.store = store
         self.i18n = i18n
         self.content = content
         self.media = media
         self.complaints = complaints
+        self.faq = faq
+        self.questions = questions
+        self.municipality = municipality or {}
         self.clock = clock
         self.default_locale = default_locale
         self.limits = limits or Limits()
         self.flood = flood or FloodGuard(10, 2.0, clock.monotonic)
         self.numbered_channels = numbered_channels
+        # channels with a "share my phone number" button (the console's is /contact)
+        self.contact_button_channels = contact_button_channels
         self._locks = KeyedLocks()
         self._known_locale: dict[tuple[str, str], str] = {}
 
@@ -156,16 +170,29 @@ class DialogEngine:
         turn.event = event
         if event.kind == "command":
             await self._command(turn, event.text)
+        elif event.kind == "text" and (wanted := subscription_word(event.text)) is not None:
+            await self._subscription_word(turn, wanted)
         elif turn.citizen.locale is None and not (event.option_id or "").startswith("lang:"):
             self._show_language(turn)
         elif event.kind == "option" and event.option_id.startswith("nav:"):
             await self._navigate(turn, event.option_id)
+        elif event.kind == "option" and self._menu_button_from_before(turn):
+            turn.go(State.MENU)
+            await self._in_menu(turn)
         elif event.kind == "option" and event.option_id not in turn.conv.data.get("_offered", []):
             turn.say(turn._("That button belongs to an earlier message. Here is where we are now:"))
             await self._prompt(turn)
         else:
             handler = _HANDLERS.get(turn.state, DialogEngine._in_menu)
             await handler(self, turn)
+
+    def _menu_button_from_before(self, turn: Turn) -> bool:
+        """A main-menu button of an older message still works where no draft can be lost."""
+        return (
+            turn.event.option_id.startswith("menu:")
+            and turn.event.option_id not in turn.conv.data.get("_offered", [])
+            and turn.state in _NO_DRAFT_STATES
+        )
 
     def _normalize(self, turn: Turn) -> Incoming:
         """Typed words for "menu"/"cancel", option numbers and labels become commands/options."""
@@ -212,6 +239,12 @@ class DialogEngine:
                 await self._show_my_complaints(turn)
             case "/check":
                 self._start_check(turn)
+            case "/faq" | "/questions":
+                self._start_faq(turn)
+            case "/announcements" | "/subscribe":
+                self._ask_subscription(turn)
+            case "/stop" | "/unsubscribe":
+                await self._subscription_word(turn, False)
             case _:
                 turn.say(turn._("I do not know this command. Please choose from the menu."))
                 await self._to_menu(turn)
@@ -241,6 +274,8 @@ class DialogEngine:
                 Option("menu:complaint", _("📝 File a complaint")),
                 Option("menu:mine", _("📋 My complaints")),
                 Option("menu:check", _("🔎 Check a complaint")),
+                Option("menu:faq", _("❓ Questions and answers")),
+                Option("menu:announcements", _("🔔 Announcements")),
                 Option("menu:help", _("ℹ️ Help and contacts")),
                 Option("menu:language", _("🌐 Language")),
             ),
@@ -265,7 +300,7 @@ class DialogEngine:
         turn.say(
             _("This bot accepts complaints and reports to the municipality around the clock.")
             + "\n\n"
-            + _("Trust phones: +996 (312) 62 41 40, 0800 800 55 10 (free call).")
+            + _("Trust phones: +996 (312) 62 41 40, 0800 800 55 10.")
             + "\n"
             + _("Call centre: 119.")
             + "\n"
@@ -290,7 +325,10 @@ class DialogEngine:
             if locale == "ru"
             else turn._("Language saved: Kyrgyz.")
         )
-        await self._to_menu(turn)
+        if turn.citizen.announcements is None:
+            self._ask_subscription(turn)
+        else:
+            await self._to_menu(turn)
 
     async def _in_menu(self, turn: Turn) -> None:
         match turn.event.option_id:
@@ -305,12 +343,24 @@ class DialogEngine:
                 await self._to_menu(turn)
             case "menu:language":
                 self._show_language(turn)
+            case "menu:faq":
+                self._start_faq(turn)
+            case "menu:announcements":
+                self._ask_subscription(turn)
+            case _ if turn.event.kind == "text" and self._worth_searching(turn.event.text):
+                # a question typed at the menu: look for it in the FAQ
+                await self._search_faq(turn, turn.event.text)
             case _ if turn.event.attachments:
                 turn.say(turn._("Photos can be attached to a complaint: start one from the menu."))
                 await self._to_menu(turn)
             case _:
                 turn.say(turn._("Please choose one of the options below."))
                 await self._to_menu(turn)
+
+    def _worth_searching(self, typed: str) -> bool:
+        """Text at the menu goes to the FAQ when an entry fits it, or when it is long enough to
+        be a question worth handing to the operators; "hello, how are you" is neither."""
+        return len(typed.split()) >= 5 or bool(self.catalog.search(typed, limit=1))
 
     # ----- prompts ---------------------------------------------------------------------------
 
@@ -397,6 +447,11 @@ class DialogEngine:
 
     def _prompt_phone(self, turn: Turn) -> Reply:
         _ = turn._
+        if turn.event.channel not in self.contact_button_channels:
+            return Reply(
+                text=_("Your phone number: please type it (e.g. +996 555 123 456)."),
+                options=(self._cancel_option(turn),),
+            )
         return Reply(
             text=_(
                 "Your phone number: press the button to share it, "
@@ -884,6 +939,9 @@ def _draft_from(draft: dict) -> Draft:
     )
 
 
+# States where leaving loses nothing the citizen typed.
+_NO_DRAFT_STATES = frozenset({State.MENU, State.SUBSCRIBE, *FAQ_STATES})
+
 _HANDLERS = {
     State.LANGUAGE: DialogEngine._in_language,
     State.MENU: DialogEngine._in_menu,
@@ -899,6 +957,8 @@ _HANDLERS = {
     State.EDIT: DialogEngine._in_edit,
     State.CHECK_NUMBER: DialogEngine._in_check_number,
     State.CHECK_CODE: DialogEngine._in_check_code,
+    State.SUBSCRIBE: DialogEngine._in_subscribe,
+    **{state: DialogEngine._in_faq for state in FAQ_STATES},
 }
 
 _PROMPTS = {
@@ -916,4 +976,6 @@ _PROMPTS = {
     State.CHECK_CODE: DialogEngine._prompt_check_code,
     State.MENU: DialogEngine._menu_reply,
     State.LANGUAGE: DialogEngine._language_reply,
+    State.SUBSCRIBE: DialogEngine._prompt_subscribe,
+    **FAQ_PROMPTS,
 }

@@ -6,6 +6,7 @@ from enum import StrEnum
 class State(StrEnum):
     LANGUAGE = "language"
     MENU = "menu"
+    SUBSCRIBE = "subscribe"  # consent to announcements
     # filing a complaint
     CATEGORY = "complaint.category"
     DESCRIPTION = "complaint.description"
@@ -20,6 +21,12 @@ class State(StrEnum):
     # checking a complaint by number and receipt code
     CHECK_NUMBER = "check.number"
     CHECK_CODE = "check.code"
+    # questions and answers
+    FAQ_TOPICS = "faq.topics"
+    FAQ_LIST = "faq.list"  # one topic's questions, a page at a time
+    FAQ_RESULTS = "faq.results"  # entries found for a typed question
+    FAQ_ANSWER = "faq.answer"
+    FAQ_ASK = "faq.ask"  # nothing fits: send the question to the operators?
 
 
 # States in which a photo is added to the complaint being written.

@@ -6,6 +6,9 @@ Type text, an option's number or label, or a command. Extra console commands:
   /contact PHONE       share a phone number
   /op                  list open complaints, as an operator sees them
   /op NUMBER ACTION [TEXT]   act as an operator: accept, forward, progress, answer TEXT, reject TEXT
+  /op Q-ID answer TEXT answer a citizen's question (Q-ID as shown on its card)
+  /op queue            what waits to be sent, and why
+  /op reload           reload the FAQ file
   /quit                leave
 Messages pushed by the outbox (status changes, operator cards) are printed as they are sent.
 """
@@ -20,6 +23,8 @@ from typing import TextIO
 from bot.complaints import OPEN_STATUSES, OperatorRef
 from bot.dialogs.events import Attachment, Incoming, Reply
 from bot.media import sniff_image_type
+from bot.operator_tools import queue_report, reload_faq
+from bot.questions import parse_question_number
 
 CHANNEL = "console"
 OPERATORS = "operators"
@@ -93,8 +98,13 @@ def parse_line(line: str, user: str) -> Incoming | None:
 
 
 async def operator_command(app, line: str) -> str:
-    """`/op` lists open complaints; `/op NUMBER ACTION [TEXT]` acts on one."""
+    """`/op` lists open complaints; `/op NUMBER ACTION [TEXT]` acts on one; `/op Q-ID answer
+    TEXT` answers a question; `/op queue` and `/op reload` as in the operator group."""
     words = line.split(maxsplit=3)
+    if len(words) == 2 and words[1] in ("queue", "reload"):
+        return await queue_report(app) if words[1] == "queue" else reload_faq(app)
+    if len(words) >= 3 and words[1].upper().startswith("Q"):
+        return await _answer_question(app, words)
     if len(words) == 1:
         rows = await app.store.complaints.open_due_before(
             moment=app.clock.now().replace(year=9999), open_statuses=OPEN_STATUSES
@@ -109,6 +119,14 @@ async def operator_command(app, line: str) -> str:
     if result.ok:
         return f"{result.complaint.reg_number}: {result.complaint.status}"
     return f"nothing changed ({result.reason})"
+
+
+async def _answer_question(app, words: list[str]) -> str:
+    question_id = parse_question_number(words[1])
+    if question_id is None or words[2] != "answer" or len(words) < 4:
+        return "usage: /op Q-ID answer TEXT"
+    result = await app.questions.answer(question_id, words[3], CONSOLE_OPERATOR)
+    return f"Q-{question_id}: answered" if result.ok else f"nothing changed ({result.reason})"
 
 
 async def run_console(

@@ -1,4 +1,5 @@
-"""Telegram adapter for operators: the buttons under complaint cards and replies with answers.
+"""Telegram adapter for operators: the buttons under complaint and question cards, replies
+with answers, and the group commands /help, /queue (what waits and why) and /reload (FAQ).
 
 Only operators may act: users listed in OPERATOR_IDS, or members of an operator group (asked of
 Telegram, remembered for five minutes). Anyone else is refused and nothing changes. A button
@@ -17,6 +18,7 @@ from aiogram.types import CallbackQuery, ForceReply, Message
 
 from bot.complaints import NEEDS_TEXT, OPERATOR_ACTIONS, OperatorRef
 from bot.handlers.telegram_render import inline_keyboard, split_text
+from bot.operator_tools import queue_report, reload_faq
 from bot.storage.models import OperatorPrompt
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,9 @@ def build_operator_router(app) -> Router:
 
     async def operator_button(query: CallbackQuery) -> bool:
         return (query.data or "").startswith("op:")
+
+    async def question_button(query: CallbackQuery) -> bool:
+        return (query.data or "").startswith("q:answer:")
 
     async def reply_with_text(message: Message) -> bool:
         return message.reply_to_message is not None and bool(message.text)
@@ -144,12 +149,65 @@ def build_operator_router(app) -> Router:
         events = await app.store.complaints.events(complaint_id=complaint.id)
         await bot.send_message(chat_id, service.change_note(complaint, events[-1]))
 
+    @router.callback_query(question_button)
+    async def on_question_button(query: CallbackQuery, bot: Bot) -> None:
+        if not await auth.allows(bot, query.from_user.id):
+            await query.answer(_("Only operators can change complaints."), show_alert=True)
+            return
+        number = (query.data or "").removeprefix("q:answer:")
+        question = (
+            await app.store.questions.get(question_id=int(number)) if number.isdigit() else None
+        )
+        if question is None or query.message is None:
+            await query.answer(_("This button is no longer valid."))
+            return
+        if question.status != "open":
+            await query.answer(_("This question has already been answered."))
+            return
+        prompt = await bot.send_message(
+            query.message.chat.id,
+            _("Reply to this message with the answer to question {number}.").format(
+                number=question.number
+            ),
+            reply_to_message_id=query.message.message_id,
+            reply_markup=ForceReply(selective=True),
+        )
+        await app.store.questions.add_prompt(
+            chat_id=prompt.chat.id,
+            message_id=prompt.message_id,
+            question_id=question.id,
+            operator_id=query.from_user.id,
+            now=app.clock.now(),
+        )
+        await query.answer()
+
+    async def _answer_question(message: Message, bot: Bot, question_id: int) -> None:
+        if not await auth.allows(bot, message.from_user.id):
+            await message.reply(_("Only operators can change complaints."))
+            return
+        operator = _operator(message.from_user)
+        result = await app.questions.answer(question_id, message.text, operator)
+        if result.ok:
+            await message.reply(app.questions.answered_note(result.question, operator))
+        elif result.reason == "needs_text":
+            await message.reply(
+                _("The answer must be from 1 to {max} characters; it was not sent.").format(
+                    max=MAX_ANSWER
+                )
+            )
+        else:
+            await message.reply(_("This question has already been answered."))
+
     @router.message(reply_with_text)
     async def on_reply(message: Message, bot: Bot) -> None:
-        prompt = await app.store.prompts.find(
-            chat_id=message.chat.id, message_id=message.reply_to_message.message_id
-        )
+        replied_to = message.reply_to_message.message_id
+        prompt = await app.store.prompts.find(chat_id=message.chat.id, message_id=replied_to)
         if prompt is None:
+            question_id = await app.store.questions.prompt_target(
+                chat_id=message.chat.id, message_id=replied_to
+            )
+            if question_id is not None:
+                await _answer_question(message, bot, question_id)
             return
         if not await auth.allows(bot, message.from_user.id):
             await message.reply(_("Only operators can change complaints."))
@@ -176,6 +234,17 @@ def build_operator_router(app) -> Router:
     async def on_help(message: Message) -> None:
         for part in split_text(service.operator_help()):
             await message.answer(part)
+
+    @router.message(Command("queue"))
+    async def on_queue(message: Message) -> None:
+        await message.answer(await queue_report(app))
+
+    @router.message(Command("reload"))
+    async def on_reload(message: Message, bot: Bot) -> None:
+        if not await auth.allows(bot, message.from_user.id):
+            await message.reply(_("Only operators can change complaints."))
+            return
+        await message.reply(reload_faq(app))
 
     @router.message()
     async def ignore_chatter(message: Message) -> None:

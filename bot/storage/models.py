@@ -15,6 +15,7 @@ class Citizen:
     locale: str | None
     unreachable: bool
     last_inbound_at: datetime | None
+    announcements: bool | None = None  # None: never asked
 
 
 @dataclass
@@ -85,6 +86,7 @@ class OutboxMessage:
     status: str
     attempts: int
     last_error: str | None
+    delivery_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,3 +97,29 @@ class OperatorPrompt:
     action: str
     operator_id: int
     card_message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A webhook message accepted once and kept until it has been handled."""
+
+    channel: str
+    message_sid: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Question:
+    """A citizen's question for the operators (shown as `Q-<id>`)."""
+
+    id: int
+    citizen_id: int
+    text: str
+    locale: str
+    status: str
+    answer: str | None
+    created_at: datetime
+
+    @property
+    def number(self) -> str:
+        return f"Q-{self.id}"

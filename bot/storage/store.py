@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import fields
 from datetime import datetime
@@ -24,10 +24,12 @@ from bot.storage.models import (
     Complaint,
     ComplaintEvent,
     Conversation,
+    InboundMessage,
     NewOutboxMessage,
     OperatorPrompt,
     OutboxMessage,
     Photo,
+    Question,
 )
 
 
@@ -42,6 +44,8 @@ class Store:
         self.complaints = ComplaintRepo(self)
         self.outbox = OutboxRepo(self)
         self.prompts = OperatorPromptRepo(self)
+        self.inbound = InboundRepo(self)
+        self.questions = QuestionRepo(self)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -110,6 +114,7 @@ def _citizen(row: aiosqlite.Row) -> Citizen:
         row,
         unreachable=bool(row["unreachable"]),
         last_inbound_at=from_db(row["last_inbound_at"]),
+        announcements=None if row["announcements"] is None else bool(row["announcements"]),
     )
 
 
@@ -161,6 +166,22 @@ class CitizenRepo:
 
     async def mark_unreachable(self, *, citizen_id: int) -> None:
         await self._store.execute("UPDATE citizens SET unreachable = 1 WHERE id = ?", (citizen_id,))
+
+    async def set_announcements(self, *, citizen_id: int, wanted: bool, now: datetime) -> None:
+        """Record the citizen's consent to announcements (or its withdrawal)."""
+        await self._store.execute(
+            "UPDATE citizens SET announcements = ?, announcements_changed_at = ? WHERE id = ?",
+            (int(wanted), to_db(now), citizen_id),
+        )
+
+    async def subscribers(self, *, channel: str | None = None) -> list[Citizen]:
+        """Reachable citizens who agreed to announcements (for the broadcasts to come)."""
+        rows = await self._store.fetchall(
+            "SELECT * FROM citizens WHERE announcements = 1 AND unreachable = 0"
+            " AND (?1 IS NULL OR channel = ?1) ORDER BY id",
+            (channel,),
+        )
+        return [_citizen(row) for row in rows]
 
 
 class ConversationRepo:
@@ -392,18 +413,20 @@ class OutboxRepo:
                 await _insert_outbox(db, message, now)
 
     async def claim_due(self, *, now: datetime, limit: int = 50) -> list[OutboxMessage]:
-        """Take up to `limit` due rows, oldest first, marking them 'sending'."""
+        """Take up to `limit` due rows, marking them 'sending': direct replies first, so an
+        answer to a citizen never waits behind a long broadcast; otherwise oldest first."""
         async with (
             self._store.transaction() as db,
             db.execute(
                 "UPDATE outbox SET status = 'sending' WHERE id IN (SELECT id FROM outbox"
-                " WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?)"
+                " WHERE status = 'pending' AND next_attempt_at <= ?"
+                " ORDER BY kind != 'reply', id LIMIT ?)"
                 " RETURNING *",
                 (to_db(now), limit),
             ) as cursor,
         ):
             rows = await cursor.fetchall()
-        return sorted((_outbox(row) for row in rows), key=lambda m: m.id)
+        return sorted((_outbox(row) for row in rows), key=lambda m: (m.kind != "reply", m.id))
 
     async def release_stuck(self) -> int:
         """At start-up: rows left 'sending' by a crash go back to 'pending'."""
@@ -446,6 +469,76 @@ class OutboxRepo:
             (error, message_id),
         )
 
+    async def hold(self, *, message_id: int, reason: str) -> None:
+        """Keep the row unsent until something changes (e.g. the citizen writes again)."""
+        await self._store.execute(
+            "UPDATE outbox SET status = 'held', last_error = ? WHERE id = ?", (reason, message_id)
+        )
+
+    async def release_held(self, *, citizen_id: int, now: datetime) -> int:
+        """The citizen wrote to us: their held rows may be sent now."""
+        return await self._store.execute(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?"
+            " WHERE citizen_id = ? AND status = 'held'",
+            (to_db(now), citizen_id),
+        )
+
+    async def requeue(self, *, message_id: int, payload: dict[str, Any], now: datetime) -> None:
+        """Send a row again from the start with a changed payload (e.g. as a template)."""
+        await self._store.execute(
+            "UPDATE outbox SET status = 'pending', payload = ?, result = NULL,"
+            " next_attempt_at = ? WHERE id = ?",
+            (json.dumps(payload, ensure_ascii=False), to_db(now), message_id),
+        )
+
+    async def get(self, *, message_id: int) -> OutboxMessage | None:
+        row = await self._store.fetchone("SELECT * FROM outbox WHERE id = ?", (message_id,))
+        return _outbox(row) if row else None
+
+    async def record_sent_part(self, *, message_id: int, provider_sid: str, now: datetime) -> None:
+        """Remember the messenger's id of a message sent for this row (for status callbacks)."""
+        await self._store.execute(
+            "INSERT OR IGNORE INTO outbox_deliveries (provider_sid, outbox_id, status, updated_at)"
+            " VALUES (?, ?, 'queued', ?)",
+            (provider_sid, message_id, to_db(now)),
+        )
+
+    async def record_delivery(
+        self, *, provider_sid: str, status: str, error_code: str | None, now: datetime
+    ) -> OutboxMessage | None:
+        """A status callback: store it on the message and on its outbox row, never moving back
+        (a late "sent" does not undo "read"). Returns the row, or None for an unknown sid."""
+        rank = _DELIVERY_RANK.get(status, 0)
+        async with self._store.transaction() as db:
+            rows = await db.execute_fetchall(
+                "SELECT outbox_id, status FROM outbox_deliveries WHERE provider_sid = ?",
+                (provider_sid,),
+            )
+            if not rows:
+                return None
+            outbox_id, old = rows[0]
+            if rank >= _DELIVERY_RANK.get(old, 0):
+                await db.execute(
+                    "UPDATE outbox_deliveries SET status = ?, error_code = ?, updated_at = ?"
+                    " WHERE provider_sid = ?",
+                    (status, error_code, to_db(now), provider_sid),
+                )
+                await db.execute(
+                    "UPDATE outbox SET delivery_status = ?,"
+                    " delivery_error = COALESCE(?, delivery_error) WHERE id = ?",
+                    (status, error_code, outbox_id),
+                )
+            found = await db.execute_fetchall("SELECT * FROM outbox WHERE id = ?", (outbox_id,))
+        return _outbox(found[0])
+
+    async def held_summary(self) -> list[tuple[str, str, int]]:
+        """(kind, reason, count) of rows waiting for something; what operators are shown."""
+        rows = await self._store.fetchall(
+            "SELECT kind, COALESCE(last_error, '') AS reason, COUNT(*) AS n FROM outbox"
+            " WHERE status = 'held' GROUP BY kind, reason ORDER BY kind, reason"
+        )
+        return [(row["kind"], row["reason"], row["n"]) for row in rows]
+
     async def list(
         self, *, status: str | None = None, kind: str | None = None
     ) -> list[OutboxMessage]:
@@ -455,6 +548,13 @@ class OutboxRepo:
             (status, kind),
         )
         return [_outbox(row) for row in rows]
+
+
+# Delivery statuses in the order they happen; a failure outranks everything.
+_DELIVERY_RANK = {
+    "accepted": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
+    "undelivered": 5, "failed": 5,
+}  # fmt: skip
 
 
 class OperatorPromptRepo:
@@ -497,3 +597,122 @@ class OperatorPromptRepo:
             "DELETE FROM operator_prompts WHERE chat_id = ? AND message_id = ?",
             (chat_id, message_id),
         )
+
+
+class InboundRepo:
+    """Webhook messages: each MessageSid accepted once, kept until handled."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def accept(
+        self, *, channel: str, message_sid: str, params: dict[str, Any], now: datetime
+    ) -> bool:
+        """Store a new message; False when this MessageSid was seen before (a replay)."""
+        changed = await self._store.execute(
+            "INSERT OR IGNORE INTO inbound_messages (channel, message_sid, params, received_at)"
+            " VALUES (?, ?, ?, ?)",
+            (channel, message_sid, json.dumps(params, ensure_ascii=False), to_db(now)),
+        )
+        return changed == 1
+
+    async def pending(self, *, channel: str) -> list[InboundMessage]:
+        """Messages accepted but not handled (after a crash), oldest first."""
+        rows = await self._store.fetchall(
+            "SELECT * FROM inbound_messages WHERE channel = ? AND status = 'pending'"
+            " ORDER BY received_at, rowid",
+            (channel,),
+        )
+        return [
+            InboundMessage(row["channel"], row["message_sid"], json.loads(row["params"]))
+            for row in rows
+        ]
+
+    async def mark_done(self, *, channel: str, message_sid: str) -> None:
+        """Handled: the request (with its text and phone number) is blanked."""
+        await self._store.execute(
+            "UPDATE inbound_messages SET status = 'done', params = '{}'"
+            " WHERE channel = ? AND message_sid = ?",
+            (channel, message_sid),
+        )
+
+
+def _question(row: aiosqlite.Row) -> Question:
+    return _from_row(Question, row, created_at=from_db(row["created_at"]))
+
+
+class QuestionRepo:
+    """Questions the FAQ could not answer, and the operators' answers."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def create(
+        self,
+        *,
+        citizen_id: int,
+        text: str,
+        locale: str,
+        now: datetime,
+        notify: Callable[[Question], Iterable[NewOutboxMessage]] = lambda q: (),
+    ) -> Question:
+        """Store the question and queue `notify(question)` (the operator card) atomically."""
+        async with self._store.transaction() as db:
+            async with db.execute(
+                "INSERT INTO questions (citizen_id, text, locale, created_at) VALUES (?, ?, ?, ?)"
+                " RETURNING *",
+                (citizen_id, text, locale, to_db(now)),
+            ) as cursor:
+                question = _question(await cursor.fetchone())
+            for message in notify(question):
+                await _insert_outbox(db, message, now)
+        return question
+
+    async def get(self, *, question_id: int) -> Question | None:
+        row = await self._store.fetchone("SELECT * FROM questions WHERE id = ?", (question_id,))
+        return _question(row) if row else None
+
+    async def answer(
+        self,
+        *,
+        question_id: int,
+        answer: str,
+        answered_by: str,
+        now: datetime,
+        notify: Iterable[NewOutboxMessage] = (),
+    ) -> bool:
+        """Record the answer once and queue the citizen's message; False if already answered."""
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE questions SET status = 'answered', answer = ?, answered_by = ?,"
+                " answered_at = ? WHERE id = ? AND status = 'open'",
+                (answer, answered_by, to_db(now), question_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            for message in notify:
+                await _insert_outbox(db, message, now)
+        return True
+
+    async def open(self) -> list[Question]:
+        rows = await self._store.fetchall(
+            "SELECT * FROM questions WHERE status = 'open' ORDER BY id"
+        )
+        return [_question(row) for row in rows]
+
+    async def add_prompt(
+        self, *, chat_id: int, message_id: int, question_id: int, operator_id: int, now: datetime
+    ) -> None:
+        await self._store.execute(
+            "INSERT OR REPLACE INTO question_prompts (chat_id, message_id, question_id,"
+            " operator_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            (chat_id, message_id, question_id, operator_id, to_db(now)),
+        )
+
+    async def prompt_target(self, *, chat_id: int, message_id: int) -> int | None:
+        """The question an operator's reply to this bot message answers, if any."""
+        row = await self._store.fetchone(
+            "SELECT question_id FROM question_prompts WHERE chat_id = ? AND message_id = ?",
+            (chat_id, message_id),
+        )
+        return row["question_id"] if row else None

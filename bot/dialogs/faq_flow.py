@@ -1,0 +1,224 @@
+"""The FAQ flow of the dialog core: browse by topic, search typed questions, ask the operators.
+
+- Topics, then a topic's questions a page at a time (`PAGE_SIZE` per message), then an answer.
+- Anything typed in these states (or a question typed in the main menu) is searched in both
+  languages; the best few entries are offered, with "none of these: ask the operators".
+- When nothing fits, the citizen may send the question itself to the operators; it is stored
+  with a number and the answer comes back in this chat.
+
+Mixed into `DialogEngine`; the states are named in `states.py` like every other.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.dialogs.events import Option, Reply
+from bot.dialogs.states import State
+
+if TYPE_CHECKING:
+    from bot.dialogs.engine import Turn
+    from bot.faq import FaqCatalog, FaqLibrary
+    from bot.questions import QuestionService
+
+PAGE_SIZE = 6
+MIN_QUERY_LETTERS = 3
+MAX_QUESTION = 1000
+
+
+class FaqFlow:
+    """FAQ states: FAQ_TOPICS, FAQ_LIST, FAQ_RESULTS, FAQ_ANSWER, FAQ_ASK."""
+
+    faq: FaqLibrary
+    questions: QuestionService
+
+    @property
+    def catalog(self) -> FaqCatalog:
+        return self.faq.catalog
+
+    def _faq(self, turn: Turn) -> dict:
+        return turn.conv.data.setdefault("faq", {})
+
+    def _faq_go(self, turn: Turn, state: State) -> None:
+        turn.go(state)
+        turn.replies.append(_FAQ_PROMPTS[state](self, turn))
+
+    def _start_faq(self, turn: Turn) -> None:
+        turn.conv.data["faq"] = {}
+        self._faq_go(turn, State.FAQ_TOPICS)
+
+    def _faq_tail(self, turn: Turn) -> tuple[Option, ...]:
+        _ = turn._
+        return (Option("faq:topics", _("🗂 All topics")), Option("nav:menu", _("🏠 Main menu")))
+
+    # ----- prompts ---------------------------------------------------------------------------
+
+    def _prompt_faq_topics(self, turn: Turn) -> Reply:
+        _ = turn._
+        locale = turn.texts.locale
+        topics = [t for t in self.catalog.topics if self.catalog.entries_in(t.id)]
+        return Reply(
+            text=_(
+                "Questions and answers. Choose a topic, or type your question in your own words."
+            ),
+            options=(
+                *(Option(f"faq:topic:{t.id}", t.title(locale)) for t in topics),
+                Option("nav:menu", _("🏠 Main menu")),
+            ),
+        )
+
+    def _prompt_faq_list(self, turn: Turn) -> Reply:
+        _ = turn._
+        locale = turn.texts.locale
+        state = self._faq(turn)
+        topic = self.catalog.topic(state.get("topic", ""))
+        entries = self.catalog.entries_in(topic.id) if topic else []
+        if not entries:
+            return self._prompt_faq_topics(turn)
+        pages = (len(entries) + PAGE_SIZE - 1) // PAGE_SIZE
+        page = min(max(int(state.get("page", 0)), 0), pages - 1)
+        state["page"] = page
+        shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        title = topic.title(locale)
+        if pages > 1:
+            title += " " + _("(page {page} of {pages})").format(page=page + 1, pages=pages)
+        options = [Option(f"faq:entry:{e.id}", e.question(locale)) for e in shown]
+        if page + 1 < pages:
+            options.append(Option(f"faq:page:{page + 1}", _("▶ More questions")))
+        if page > 0:
+            options.append(Option(f"faq:page:{page - 1}", _("◀ Previous questions")))
+        return Reply(
+            text=title + "\n" + _("Choose a question, or type your own."),
+            options=(*options, *self._faq_tail(turn)),
+        )
+
+    def _prompt_faq_results(self, turn: Turn) -> Reply:
+        _ = turn._
+        locale = turn.texts.locale
+        found = [self.catalog.entry(i) for i in self._faq(turn).get("results", [])]
+        options = [Option(f"faq:entry:{e.id}", e.question(locale)) for e in found if e]
+        if not options:
+            return self._prompt_faq_ask(turn)
+        return Reply(
+            text=_("This is what I found. Choose the question closest to yours:"),
+            options=(
+                *options,
+                Option("faq:ask", _("✉ None of these: ask the operators")),
+                *self._faq_tail(turn),
+            ),
+        )
+
+    def _prompt_faq_answer(self, turn: Turn) -> Reply:
+        _ = turn._
+        locale = turn.texts.locale
+        entry = self.catalog.entry(self._faq(turn).get("entry", ""))
+        if entry is None:
+            return self._prompt_faq_topics(turn)
+        return Reply(
+            text=f"❓ {entry.question(locale)}\n\n{entry.answer(locale)}",
+            options=(Option("faq:back", _("◀ Back to the list")), *self._faq_tail(turn)),
+        )
+
+    def _prompt_faq_ask(self, turn: Turn) -> Reply:
+        _ = turn._
+        query = self._faq(turn).get("query", "")
+        return Reply(
+            text=_(
+                "I have no ready answer to this question:\n«{question}»\n\n"
+                "Shall I send it to the operators? They will answer here, in this chat."
+            ).format(question=query),
+            options=(
+                Option("faq:send", _("✉ Send to the operators")),
+                *self._faq_tail(turn),
+            ),
+        )
+
+    # ----- the one handler of all FAQ states -------------------------------------------------
+
+    async def _in_faq(self, turn: Turn) -> None:
+        option = turn.event.option_id or ""
+        state = self._faq(turn)
+        if option.startswith("faq:topic:"):
+            state.update(topic=option.removeprefix("faq:topic:"), page=0, back=State.FAQ_LIST)
+            self._faq_go(turn, State.FAQ_LIST)
+        elif option.startswith("faq:page:") and option.removeprefix("faq:page:").isdigit():
+            state["page"] = int(option.removeprefix("faq:page:"))
+            self._faq_go(turn, State.FAQ_LIST)
+        elif option == "faq:topics":
+            self._faq_go(turn, State.FAQ_TOPICS)
+        elif option.startswith("faq:entry:"):
+            state["back"] = turn.state if turn.state != State.FAQ_ANSWER else state.get("back")
+            state["entry"] = option.removeprefix("faq:entry:")
+            self._faq_go(turn, State.FAQ_ANSWER)
+        elif option == "faq:back":
+            back = state.get("back")
+            self._faq_go(turn, State(back) if back in _FAQ_PROMPTS else State.FAQ_TOPICS)
+        elif option == "faq:ask":
+            self._faq_go(turn, State.FAQ_ASK)
+        elif option == "faq:send":
+            await self._send_question(turn)
+        elif turn.event.kind == "text":
+            await self._search_faq(turn, turn.event.text)
+        else:
+            turn.say(self._wrong_kind_in_faq(turn))
+            self._faq_go(turn, State(turn.state))
+
+    def _wrong_kind_in_faq(self, turn: Turn) -> str:
+        if turn.event.attachments:
+            return turn._("Photos can be attached to a complaint: start one from the menu.")
+        return turn._("Please choose one of the options below, or type your question.")
+
+    async def _search_faq(self, turn: Turn, typed: str) -> None:
+        """Offer the entries that fit the typed question, or offer to ask the operators."""
+        _ = turn._
+        text = " ".join(typed.split())
+        if sum(ch.isalpha() for ch in text) < MIN_QUERY_LETTERS:
+            turn.say(_("Please type your question in a few words."))
+            self._faq_go(
+                turn, State(turn.state) if turn.state in _FAQ_PROMPTS else State.FAQ_TOPICS
+            )
+            return
+        if len(text) > MAX_QUESTION:
+            turn.say(
+                _("The question is too long: at most {max} characters, please.").format(
+                    max=MAX_QUESTION
+                )
+            )
+            self._faq_go(
+                turn, State(turn.state) if turn.state in _FAQ_PROMPTS else State.FAQ_TOPICS
+            )
+            return
+        state = self._faq(turn)
+        state["query"] = text
+        state["results"] = [entry.id for entry in self.catalog.search(text, limit=3)]
+        state["back"] = State.FAQ_RESULTS
+        self._faq_go(turn, State.FAQ_RESULTS if state["results"] else State.FAQ_ASK)
+
+    def _faq_state_or_topics(self, turn: Turn) -> State:
+        return State(turn.state) if turn.state in _FAQ_PROMPTS else State.FAQ_TOPICS
+
+    async def _send_question(self, turn: Turn) -> None:
+        query = self._faq(turn).get("query", "")
+        if not query:
+            self._faq_go(turn, State.FAQ_TOPICS)
+            return
+        question = await self.questions.ask(turn.citizen, query, turn.texts.locale)
+        turn.conv.data.pop("faq", None)
+        turn.say(
+            turn._(
+                "Your question was sent to the operators under number {number}. "
+                "The answer will come in this chat."
+            ).format(number=question.number)
+        )
+        await self._to_menu(turn)
+
+
+_FAQ_PROMPTS = {
+    State.FAQ_TOPICS: FaqFlow._prompt_faq_topics,
+    State.FAQ_LIST: FaqFlow._prompt_faq_list,
+    State.FAQ_RESULTS: FaqFlow._prompt_faq_results,
+    State.FAQ_ANSWER: FaqFlow._prompt_faq_answer,
+    State.FAQ_ASK: FaqFlow._prompt_faq_ask,
+}
+FAQ_PROMPTS = _FAQ_PROMPTS
+FAQ_STATES = frozenset(_FAQ_PROMPTS)

@@ -1,0 +1,111 @@
+"""Consent to announcements: asked once after the language, changed from the menu or by words.
+
+The bot asks, naming the municipality, whether the citizen wants its announcements (public
+hearings, news). STOP / СТОП / ТОКТОТ / "unsubscribe" typed as a whole message ends them and
+START resumes them, on every channel. Announcements only: answers about the citizen's own
+complaints and questions keep coming whatever is chosen here.
+
+Mixed into `DialogEngine`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.dialogs.events import Option, Reply
+from bot.dialogs.states import State
+
+if TYPE_CHECKING:
+    from bot.dialogs.engine import Turn
+
+STOP_WORDS = frozenset(
+    {"stop", "стоп", "токтот", "токтотом", "unsubscribe", "отписаться", "отписка"}
+)
+START_WORDS = frozenset({"start", "старт", "subscribe", "подписаться", "жазылуу", "баштоо"})
+
+
+def subscription_word(typed: str) -> bool | None:
+    """True for a START word, False for a STOP word, None for anything else."""
+    word = " ".join(typed.split()).strip(" .!").casefold()
+    if word in STOP_WORDS:
+        return False
+    if word in START_WORDS:
+        return True
+    return None
+
+
+class SubscriptionFlow:
+    """The SUBSCRIBE state and the STOP/START words."""
+
+    municipality: dict[str, str]
+
+    def _municipality(self, turn: Turn) -> str:
+        return self.municipality.get(turn.texts.locale, "")
+
+    def _ask_subscription(self, turn: Turn) -> None:
+        turn.go(State.SUBSCRIBE)
+        turn.replies.append(self._prompt_subscribe(turn))
+
+    def _prompt_subscribe(self, turn: Turn) -> Reply:
+        _ = turn._
+        lines = [
+            _(
+                "{body} can send you its announcements here: public hearings, news and "
+                "notices. Would you like to receive them?"
+            ).format(body=self._municipality(turn))
+        ]
+        if turn.citizen.announcements is not None:
+            lines.append(
+                _("Now: you receive announcements.")
+                if turn.citizen.announcements
+                else _("Now: you do not receive announcements.")
+            )
+        lines.append(
+            _("You can change this at any time: send STOP to stop them and START to resume.")
+        )
+        return Reply(
+            text="\n\n".join(lines),
+            options=(
+                Option("sub:yes", _("🔔 Yes, send me announcements")),
+                Option("sub:no", _("🔕 No, thank you")),
+            ),
+        )
+
+    async def _in_subscribe(self, turn: Turn) -> None:
+        match turn.event.option_id:
+            case "sub:yes":
+                await self._set_subscription(turn, True)
+            case "sub:no":
+                await self._set_subscription(turn, False)
+            case _:
+                turn.say(turn._("Please choose one of the options below."))
+                turn.replies.append(self._prompt_subscribe(turn))
+                return
+        await self._to_menu(turn)
+
+    async def _set_subscription(self, turn: Turn, wanted: bool) -> None:
+        await self.store.citizens.set_announcements(
+            citizen_id=turn.citizen.id, wanted=wanted, now=self.clock.now()
+        )
+        _ = turn._
+        if wanted:
+            turn.say(
+                _(
+                    "Done: you will receive announcements from {body}. To stop them, send STOP."
+                ).format(body=self._municipality(turn))
+            )
+        else:
+            turn.say(
+                _(
+                    "Done: you will not receive announcements. Answers about your own "
+                    "complaints and questions will still come. To resume, send START."
+                )
+            )
+
+    async def _subscription_word(self, turn: Turn, wanted: bool) -> None:
+        """STOP or START typed anywhere: change consent, then carry on where the citizen was."""
+        await self._set_subscription(turn, wanted)
+        if turn.citizen.locale is None:
+            self._show_language(turn)
+        else:
+            await self._prompt(turn)

@@ -1,0 +1,262 @@
+"""WhatsApp adapter: Twilio's webhooks in, the same dialog core, replies out through the outbox.
+
+Two aiohttp routes:
+- the inbound-message webhook (`TWILIO_WEBHOOK_PATH`): the `X-Twilio-Signature` is checked with
+  the SDK's `RequestValidator` against the public URL (`PUBLIC_BASE_URL` + path, so it works
+  behind a proxy). A forged or missing signature gets 403 and nothing is stored. Each
+  `MessageSid` is stored once (a replay is acknowledged and ignored), the route answers with
+  empty TwiML at once, and the dialog work runs off the request;
+- the status callback (`TWILIO_STATUS_PATH`), checked the same way: delivered, read, failed and
+  undelivered are recorded on the outbox row.
+
+A stored message is handled by `WhatsAppInbox`: it becomes a neutral `Incoming` (photos are
+downloaded from Twilio with the account's credentials only when the core wants them), the core
+answers, and the replies are queued in the outbox and sent at once, so the 24-hour window, the
+rate limit and retries apply to them like to any push. Messages not handled when the process
+stopped are handled at the next start. Nothing here logs a phone number or a message body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from html import escape
+
+import aiohttp
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+from bot.dialogs.events import Attachment, Incoming
+from bot.handlers.whatsapp_channel import CHANNEL, FORCE_TEMPLATE, OUTSIDE_WINDOW
+from bot.i18n import N_
+from bot.media import TOO_LARGE, ImageRejected
+from bot.outbound import replies_message
+from bot.storage.models import InboundMessage
+
+log = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+_WHATSAPP_FROM = re.compile(r"^whatsapp:\+[1-9]\d{6,14}$")
+_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+MAX_MEDIA = 10  # Twilio's own limit per message; more is refused as malformed
+MAX_BODY = 4096
+SMS_ONLY = N_("This number works only in WhatsApp. Please write to it there.")
+
+
+def _twiml(message: str | None = None) -> web.Response:
+    body = EMPTY_TWIML
+    if message:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
+            f"{message}</Message></Response>"
+        )
+    return web.Response(text=body, content_type="text/xml")
+
+
+def attachment_kind(content_type: str) -> str:
+    """The neutral attachment kind of a Twilio media content type."""
+    major = content_type.split("/", 1)[0].lower()
+    if major in ("image", "audio", "video"):
+        return major
+    return "document" if major in ("application", "text") else "other"
+
+
+class MediaFetcher:
+    """Downloads Twilio media with the account's credentials, up to a size limit."""
+
+    def __init__(self, account_sid: str, auth_token: str, max_bytes: int) -> None:
+        self._auth = aiohttp.helpers.encode_basic_auth(account_sid, auth_token)
+        self.max_bytes = max_bytes
+        self._session: aiohttp.ClientSession | None = None
+
+    def attachment(self, url: str, content_type: str) -> Attachment:
+        async def fetch() -> bytes:
+            return await self.download(url)
+
+        return Attachment(attachment_kind(content_type), fetch, content_type, None)
+
+    async def download(self, url: str) -> bytes:
+        """The media's bytes; raises for HTTP errors, `ImageRejected(TOO_LARGE)` when too big.
+
+        Twilio answers with a redirect to its media store; aiohttp drops the Authorization
+        header when the redirect leaves the host, so the credentials go to Twilio only.
+        """
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        headers = {"Authorization": self._auth}
+        async with self._session.get(url, headers=headers) as response:
+            response.raise_for_status()
+            if (response.content_length or 0) > self.max_bytes:
+                raise ImageRejected(TOO_LARGE)
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                data += chunk
+                if len(data) > self.max_bytes:
+                    raise ImageRejected(TOO_LARGE)
+        return bytes(data)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def to_incoming(params: Mapping[str, str], media: MediaFetcher) -> Incoming:
+    """A Twilio inbound message as a neutral event (From must already be validated)."""
+    base = {"channel": CHANNEL, "user_key": params["From"].removeprefix("whatsapp:")}
+    body = params.get("Body", "")[:MAX_BODY]
+    count = _media_count(params)
+    if count:
+        attachments = tuple(
+            media.attachment(params[f"MediaUrl{i}"], params.get(f"MediaContentType{i}", ""))
+            for i in range(count)
+            if params.get(f"MediaUrl{i}")
+        )
+        return Incoming(kind="photo", text=body, attachments=attachments, **base)
+    if params.get("Latitude") and params.get("Longitude"):
+        try:
+            latitude, longitude = float(params["Latitude"]), float(params["Longitude"])
+        except ValueError:
+            pass
+        else:
+            return Incoming(kind="location", latitude=latitude, longitude=longitude, **base)
+    if body.strip().startswith("/"):
+        return Incoming(kind="command", text=body.strip(), **base)
+    return Incoming(kind="text", text=body, **base)
+
+
+def _media_count(params: Mapping[str, str]) -> int:
+    try:
+        return max(0, min(int(params.get("NumMedia") or 0), MAX_MEDIA))
+    except ValueError:
+        return 0
+
+
+class WhatsAppInbox:
+    """Handles stored inbound messages off the request, one citizen's messages in order."""
+
+    def __init__(self, app, media: MediaFetcher) -> None:
+        self.app = app
+        self.media = media
+        self._tasks: set[asyncio.Task] = set()
+
+    def schedule(self, message: InboundMessage) -> None:
+        # Tasks start in the order they are created and the core takes each citizen's events
+        # in arrival order, so one citizen's messages are handled in the order they came.
+        task = asyncio.create_task(self.process(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def recover(self) -> int:
+        """At start-up: handle what was accepted but not handled before a stop."""
+        pending = await self.app.store.inbound.pending(channel=CHANNEL)
+        for message in pending:
+            self.schedule(message)
+        return len(pending)
+
+    async def process(self, message: InboundMessage) -> None:
+        """Run the core on one message and queue its replies; never raises."""
+        app = self.app
+        try:
+            event = to_incoming(message.params, self.media)
+            replies = await app.engine.handle(event)
+            citizen = await app.store.citizens.find(channel=CHANNEL, user_key=event.user_key)
+            if citizen is not None:
+                # the citizen wrote: the 24-hour window is open for what waited for it
+                await app.store.outbox.release_held(citizen_id=citizen.id, now=app.clock.now())
+            if replies and citizen is not None:
+                await app.store.outbox.add(
+                    messages=[
+                        replies_message(
+                            channel=CHANNEL,
+                            recipient=citizen.user_key,
+                            citizen_id=citizen.id,
+                            replies=replies,
+                            kind="reply",
+                            dedupe_key=f"whatsapp-reply:{message.message_sid}",
+                        )
+                    ],
+                    now=app.clock.now(),
+                )
+        except Exception:
+            log.exception("WhatsApp message could not be handled")
+        finally:
+            await app.store.inbound.mark_done(channel=CHANNEL, message_sid=message.message_sid)
+        await app.outbox.run_once()
+
+    async def drain(self) -> None:
+        """Wait for the messages being handled (before the store is closed)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def public_url(base: str, request: web.Request) -> str:
+    """The URL Twilio signed: the configured public base plus the path and query we got."""
+    return base.rstrip("/") + request.path_qs
+
+
+def build_whatsapp_routes(app, inbox: WhatsAppInbox) -> list[web.RouteDef]:
+    """The inbound webhook and the status callback, both signature-checked."""
+    settings = app.settings
+    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
+
+    async def signed_form(request: web.Request) -> dict[str, str] | None:
+        form = await request.post()
+        params = {key: str(value) for key, value in form.items()}
+        signature = request.headers.get("X-Twilio-Signature", "")
+        url = public_url(settings.public_base_url, request)
+        if not signature or not validator.validate(url, params, signature):
+            log.warning("Twilio request with a missing or invalid signature refused")
+            return None
+        return params
+
+    async def inbound(request: web.Request) -> web.Response:
+        params = await signed_form(request)
+        if params is None:
+            return web.Response(status=403, text="invalid signature")
+        sid, sender = params.get("MessageSid", ""), params.get("From", "")
+        if not _SID.match(sid) or not sender:
+            return web.Response(status=400, text="MessageSid and From are required")
+        if params.get("AccountSid") not in (None, settings.twilio_account_sid):
+            return web.Response(status=403, text="another account")
+        if not _WHATSAPP_FROM.match(sender):
+            log.info("inbound message from a non-WhatsApp address ignored")
+            if not re.fullmatch(r"\+?\d{7,15}", sender):
+                return _twiml()
+            # a phone texting by SMS can only be told, in both languages, where to write
+            notice = " / ".join(app.i18n.texts(loc).gettext(SMS_ONLY) for loc in ("ky", "ru"))
+            return _twiml(escape(notice))
+        message = InboundMessage(CHANNEL, sid, params)
+        fresh = await app.store.inbound.accept(
+            channel=CHANNEL, message_sid=sid, params=params, now=app.clock.now()
+        )
+        if fresh:
+            inbox.schedule(message)
+        else:
+            log.info("replayed MessageSid ignored")
+        return _twiml()
+
+    async def status(request: web.Request) -> web.Response:
+        params = await signed_form(request)
+        if params is None:
+            return web.Response(status=403, text="invalid signature")
+        sid = params.get("MessageSid", "")
+        state = params.get("MessageStatus") or params.get("SmsStatus") or ""
+        if not _SID.match(sid) or not state:
+            return web.Response(status=400, text="MessageSid and MessageStatus are required")
+        error = params.get("ErrorCode") or None
+        row = await app.store.outbox.record_delivery(
+            provider_sid=sid, status=state, error_code=error, now=app.clock.now()
+        )
+        if row is not None and error == str(OUTSIDE_WINDOW) and row.status == "sent":
+            # free text arrived after the window closed: send it again, as a template
+            await app.store.outbox.requeue(
+                message_id=row.id, payload=row.payload | FORCE_TEMPLATE, now=app.clock.now()
+            )
+        return _twiml()
+
+    return [
+        web.post(settings.twilio_webhook_path, inbound),
+        web.post(settings.twilio_status_path, status),
+    ]

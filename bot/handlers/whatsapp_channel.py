@@ -1,0 +1,233 @@
+"""The outbound port's WhatsApp channel: Twilio's official SDK with its async HTTP client.
+
+Replies are rendered for WhatsApp: text with the options as numbered lines, short replies of
+one turn joined into one message, long ones split under Twilio's 1600-character limit.
+
+WhatsApp lets a business send free text only within 24 hours of the citizen's last message.
+Outside that window a message must be an approved Content template (`content_sid` plus
+`content_variables`), chosen here by the outbox row's kind and the citizen's language. With no
+template configured for it, the row is held (operators see why) until the citizen writes again;
+Twilio's error 63016 ("outside the window") turns the row into a template, or holds it.
+
+Sending is paced to `TWILIO_MESSAGES_PER_SECOND` for the one sender; no call blocks the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from bot.dialogs.events import Reply
+from bot.outbound import Hold, RecipientGone, RetryLater, TransientError
+from bot.storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+MAX_BODY = 1600  # Twilio's limit for one WhatsApp message body
+WINDOW = timedelta(hours=24)
+# `last_inbound_at` is refreshed at most once a minute; stay clear of the window's edge.
+WINDOW_MARGIN = timedelta(minutes=10)
+OUTSIDE_WINDOW = 63016
+# The recipient cannot be reached on WhatsApp at all (invalid number, not on WhatsApp,
+# unsubscribed through Twilio's own STOP handling).
+UNREACHABLE_CODES = {21211, 21610, 21614, 63003, 63024}
+# Which template group serves which outbox kind outside the 24-hour window.
+TEMPLATE_GROUP = {
+    "status_update": "status",
+    "question_answer": "status",
+    "announcement": "hearing",
+    "hearing_announcement": "hearing",
+    "reminder": "reminder",
+    "survey_invitation": "survey",
+}
+
+
+@dataclass(frozen=True)
+class Template:
+    """An approved WhatsApp Content template and the values of its variables."""
+
+    content_sid: str
+    variables: dict[str, str]
+
+
+def whatsapp_address(user_key: str) -> str:
+    """The citizen's phone (how they are keyed) as a Twilio WhatsApp address."""
+    return user_key if user_key.startswith("whatsapp:") else f"whatsapp:{user_key}"
+
+
+def render_text(reply: Reply) -> str:
+    """A reply as WhatsApp text: the text, a pin as a map link, options as numbered lines."""
+    lines = []
+    if reply.location:
+        lat, lon = reply.location
+        lines.append(f"📍 https://maps.google.com/?q={lat:.6f},{lon:.6f}")
+    if reply.text:
+        lines.append(reply.text)
+    if reply.options:
+        lines.append("\n".join(f"{n}. {o.label}" for n, o in enumerate(reply.options, 1)))
+    if reply.ask_location:
+        lines.append(f"({reply.ask_location}: 📎 → 📍)")
+    if reply.ask_contact:
+        lines.append(f"({reply.ask_contact})")
+    return "\n\n".join(lines)
+
+
+def split_body(text: str, limit: int = MAX_BODY) -> list[str]:
+    """Cut text into messages of at most `limit` characters, at paragraph or line ends."""
+    chunks: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = max(rest.rfind("\n\n", 0, limit), rest.rfind("\n", 0, limit))
+        if cut <= limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        chunks.append(rest)
+    return chunks
+
+
+def render_messages(replies: list[Reply], limit: int = MAX_BODY) -> list[str]:
+    """The bodies to send for one turn: short replies joined, long ones split."""
+    bodies: list[str] = []
+    for reply in replies:
+        text = render_text(reply)
+        if not text:
+            continue
+        if bodies and len(bodies[-1]) + 2 + len(text) <= limit:
+            bodies[-1] += "\n\n" + text
+        else:
+            bodies.extend(split_body(text, limit))
+    return bodies
+
+
+class RateLimiter:
+    """Spaces calls at least 1/rate seconds apart (one sender's messages per second)."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            if self._next > now:
+                await asyncio.sleep(self._next - now)
+            self._next = max(now, self._next) + self.interval
+
+
+def twilio_client(account_sid: str, auth_token: str, api_base: str | None) -> Client:
+    """A Twilio client on the async HTTP client; `api_base` replaces https://api.twilio.com."""
+    client = Client(account_sid, auth_token, http_client=AsyncTwilioHttpClient(timeout=30))
+    if api_base:
+        client.api.base_url = api_base.rstrip("/")
+    return client
+
+
+class WhatsAppChannel:
+    """Sends outbox rows to WhatsApp citizens through Twilio."""
+
+    name = CHANNEL
+
+    def __init__(
+        self,
+        client: Client,
+        sender: str,
+        *,
+        store,
+        clock,
+        templates: dict[tuple[str, str], str],
+        status_callback: str | None,
+        per_second: float = 10.0,
+        default_locale: str = "ky",
+    ) -> None:
+        self.client = client
+        self.sender = whatsapp_address(sender)
+        self.store = store
+        self.clock = clock
+        self.templates = templates
+        self.status_callback = status_callback
+        self.limiter = RateLimiter(per_second)
+        self.default_locale = default_locale
+
+    async def close(self) -> None:
+        await self.client.http_client.close()
+
+    # ----- the outbox's hooks ----------------------------------------------------------------
+
+    async def prepare(
+        self, row: OutboxMessage, replies: list[Reply], done: int
+    ) -> tuple[list[Any], int]:
+        """Free text inside the 24-hour window, else the row kind's template, else `Hold`."""
+        citizen = None
+        if row.citizen_id is not None:
+            citizen = await self.store.citizens.get(citizen_id=row.citizen_id)
+        if not row.payload.get("force_template") and self._in_window(citizen):
+            return render_messages(replies), done
+        locale = (citizen.locale if citizen else None) or self.default_locale
+        group = TEMPLATE_GROUP.get(row.kind)
+        content_sid = self.templates.get((group, locale)) if group else None
+        variables = row.payload.get("template_variables")
+        if not content_sid or not variables:
+            raise Hold(
+                f"outside WhatsApp's 24-hour window; no template for {row.kind} ({locale}):"
+                " waiting for the citizen to write"
+            )
+        return [Template(content_sid, {str(k): str(v) for k, v in variables.items()})], 0
+
+    async def deliver(self, recipient: str, part: str | Template | Reply) -> str | None:
+        """Send one message; returns Twilio's MessageSid."""
+        if isinstance(part, Reply):  # not prepared (called directly): render it here
+            part = "\n\n".join(render_messages([part]))
+        fields: dict[str, Any] = {"to": whatsapp_address(recipient), "from_": self.sender}
+        if isinstance(part, Template):
+            fields["content_sid"] = part.content_sid
+            fields["content_variables"] = json.dumps(part.variables, ensure_ascii=False)
+        else:
+            fields["body"] = part
+        if self.status_callback:
+            fields["status_callback"] = self.status_callback
+        await self.limiter.wait()
+        try:
+            message = await self.client.messages.create_async(**fields)
+        except TwilioRestException as exc:
+            raise _mapped(exc, isinstance(part, Template)) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientError(type(exc).__name__) from exc
+        return message.sid
+
+    def _in_window(self, citizen) -> bool:
+        if citizen is None or citizen.last_inbound_at is None:
+            return False
+        return self.clock.now() - citizen.last_inbound_at < WINDOW - WINDOW_MARGIN
+
+
+def _mapped(exc: TwilioRestException, was_template: bool) -> Exception:
+    """Twilio's error as the outbox's decision; the message never carries the phone number."""
+    code = exc.code or 0
+    if exc.status == 429 or code == 20429:
+        return RetryLater(2.0)
+    if code == OUTSIDE_WINDOW and not was_template:
+        return Hold("Twilio 63016: outside the 24-hour window", payload_changes=FORCE_TEMPLATE)
+    if code in UNREACHABLE_CODES:
+        return RecipientGone(f"Twilio {code}")
+    if exc.status >= 500:
+        return TransientError(f"Twilio {exc.status} ({code})")
+    return RuntimeError(f"Twilio {exc.status} ({code})")
+
+
+FORCE_TEMPLATE = {"force_template": True}

@@ -1,0 +1,47 @@
+"""Operator actions shared by the Telegram group and the console: the waiting-queue report and
+the FAQ reload. Channel-neutral: each returns the text to show the operator."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.faq import FaqError
+
+log = logging.getLogger(__name__)
+
+
+def reload_faq(app) -> str:
+    """Reload the FAQ; the answer says what is in force now (the old content, on an error)."""
+    _ = app.complaints.operator_texts().gettext
+    try:
+        catalog = app.faq.reload()
+    except FaqError as error:
+        log.warning("FAQ reload refused: %s", error)
+        return _("The FAQ was not reloaded, the previous version stays in force: {error}").format(
+            error=error
+        )
+    log.info("FAQ reloaded: %d entries", len(catalog.entries))
+    return _("The FAQ was reloaded: {count} entries.").format(count=len(catalog.entries))
+
+
+async def queue_report(app) -> str:
+    """What waits and why: held messages (e.g. WhatsApp outside the 24-hour window), unsent
+    messages, open questions. Never who the messages are for."""
+    _ = app.complaints.operator_texts().gettext
+    lines = [
+        _("Messages waiting to be sent: {count}.").format(
+            count=len(await app.store.outbox.list(status="pending"))
+        )
+    ]
+    held = await app.store.outbox.held_summary()
+    if held:
+        lines.append(_("Held until the citizen writes again:"))
+        lines += [f"• {kind}: {count} — {reason}" for kind, reason, count in held]
+    questions = await app.store.questions.open()
+    if questions:
+        lines.append(
+            _("Open questions: {numbers}.").format(
+                numbers=", ".join(q.number for q in questions[:30])
+            )
+        )
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""Questions the FAQ could not answer: handed to the operators, answered through the outbox.
+
+A question is stored with a number (`Q-<id>`) together with its card for the operator group, in
+one transaction. An operator answers it once (a reply to the bot's prompt in the group, or
+`/op Q-<id> answer TEXT` on the console); the answer is queued for the citizen in their
+language. Answered questions are the raw material for new FAQ entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.complaints import OperatorRef
+from bot.dialogs.events import Option, Reply
+from bot.i18n import I18n, Texts
+from bot.storage.models import Citizen, NewOutboxMessage, Question
+from bot.storage.store import Store
+
+MAX_ANSWER = 4000
+
+
+def parse_question_number(typed: str) -> int | None:
+    """`Q-12`, `q12` or `12` as the question id 12; None when it is not one."""
+    digits = typed.strip().upper().removeprefix("Q").lstrip("-").strip()
+    return int(digits) if digits.isdigit() else None
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    ok: bool
+    question: Question | None
+    reason: str = ""  # "not_found", "answered", "needs_text" when not ok
+
+
+class QuestionService:
+    """Stores citizens' questions with an operator card, and delivers the operators' answers."""
+
+    def __init__(
+        self,
+        store: Store,
+        i18n: I18n,
+        *,
+        clock,
+        operator_locale: str,
+        operator_channel: str,
+        operator_recipient: str | None,
+    ) -> None:
+        self.store = store
+        self.i18n = i18n
+        self.clock = clock
+        self.operator_locale = operator_locale
+        self.operator_channel = operator_channel
+        self.operator_recipient = operator_recipient
+
+    def operator_texts(self) -> Texts:
+        return self.i18n.texts(self.operator_locale)
+
+    async def ask(self, citizen: Citizen, text: str, locale: str) -> Question:
+        """Store the question and queue its card for the operators."""
+
+        def card(question: Question) -> list[NewOutboxMessage]:
+            if self.operator_recipient is None:
+                return []
+            return [
+                NewOutboxMessage(
+                    channel=self.operator_channel,
+                    recipient=self.operator_recipient,
+                    kind="question_card",
+                    payload={"replies": [self.operator_card(question).to_dict()]},
+                    dedupe_key=f"question_card:{question.id}",
+                )
+            ]
+
+        return await self.store.questions.create(
+            citizen_id=citizen.id, text=text, locale=locale, now=self.clock.now(), notify=card
+        )
+
+    def operator_card(self, question: Question) -> Reply:
+        """What operators see: the number, the language and the text; never who asked."""
+        t = self.operator_texts()
+        _ = t.gettext
+        text = _("❓ Question {number} ({language}), {date}").format(
+            number=question.number,
+            language=question.locale,
+            date=t.datetime(question.created_at),
+        )
+        return Reply(
+            text=text + "\n\n" + question.text,
+            options=(Option(f"q:answer:{question.id}", _("💬 Answer")),),
+        )
+
+    async def answer(self, question_id: int, text: str, operator: OperatorRef) -> AnswerResult:
+        """Record the answer and queue it for the citizen, once."""
+        question = await self.store.questions.get(question_id=question_id)
+        if question is None:
+            return AnswerResult(False, None, "not_found")
+        text = text.strip()
+        if not text or len(text) > MAX_ANSWER:
+            return AnswerResult(False, question, "needs_text")
+        citizen = await self.store.citizens.get(citizen_id=question.citizen_id)
+        notice = [self._answer_notice(question, text, citizen)] if citizen else []
+        ok = await self.store.questions.answer(
+            question_id=question.id,
+            answer=text,
+            answered_by=operator.actor,
+            now=self.clock.now(),
+            notify=notice,
+        )
+        updated = await self.store.questions.get(question_id=question.id)
+        return AnswerResult(ok, updated, "" if ok else "answered")
+
+    def _answer_notice(self, question: Question, text: str, citizen: Citizen) -> NewOutboxMessage:
+        _ = self.i18n.texts(citizen.locale or question.locale).gettext
+        lines = [
+            _("Answer to your question {number}:").format(number=question.number),
+            "«" + question.text[:300] + ("…" if len(question.text) > 300 else "") + "»",
+            text,
+        ]
+        return NewOutboxMessage(
+            channel=citizen.channel,
+            recipient=citizen.user_key,
+            citizen_id=citizen.id,
+            kind="question_answer",
+            payload={
+                "replies": [Reply(text="\n\n".join(lines)).to_dict()],
+                "template_variables": {"1": question.number, "2": _("answered")},
+            },
+        )
+
+    def answered_note(self, question: Question, operator: OperatorRef) -> str:
+        """A line for the operator group after an answer went out."""
+        _ = self.operator_texts().gettext
+        return _("Question {number} answered by {who}; the citizen will get the answer.").format(
+            number=question.number, who=operator.name
+        )
