@@ -209,15 +209,22 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(settings.log_level)
     if args.mode == "check-content":
         return check_content(settings)
-    if args.mode == "chat" or not (settings.telegram_bot_token or settings.whatsapp_enabled):
-        if args.mode == "run":
-            print(
-                "Neither TELEGRAM_BOT_TOKEN nor the Twilio keys are set:"
-                " opening the local console chat instead.\n"
-            )
-        asyncio.run(run_chat(settings, args.user))
-    else:
-        asyncio.run(run_services(settings))
+    from bot.content import ContentError
+    from bot.faq import FaqError
+
+    try:
+        if args.mode == "chat" or not (settings.telegram_bot_token or settings.whatsapp_enabled):
+            if args.mode == "run":
+                print(
+                    "Neither TELEGRAM_BOT_TOKEN nor the Twilio keys are set:"
+                    " opening the local console chat instead.\n"
+                )
+            asyncio.run(run_chat(settings, args.user))
+        else:
+            asyncio.run(run_services(settings))
+    except (ContentError, FaqError) as error:  # refused at start-up, before serving anyone
+        log.error("content refused, not starting: %s", error)
+        return 2
     return 0
 
 

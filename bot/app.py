@@ -57,7 +57,9 @@ async def build_app(
 ) -> App:
     """Open the store (applying migrations), load content and catalogs, wire the core."""
     clock = clock or SystemClock()
+    # content first: broken content stops the start before anything is opened
     content = load_content(settings.content_dir)
+    faq = FaqLibrary(_faq_path(settings), substitutions=faq_substitutions(settings))
     i18n = I18n(settings.tz)
     store = await Store.open(settings.database_path)
     released = await store.outbox.release_stuck()
@@ -76,7 +78,6 @@ async def build_app(
         operator_channel=operator_channel,
         operator_recipient=operator_recipient,
     )
-    faq = FaqLibrary(_faq_path(settings), substitutions=faq_substitutions(settings))
     questions = QuestionService(
         store,
         i18n,

@@ -166,3 +166,21 @@ async def test_reload_refuses_broken_content_and_keeps_the_old(tmp_path, clock):
         assert "Новый ответ." in chat.said
     finally:
         await app.close()
+
+
+def test_broken_content_is_refused_at_start_and_by_check_content(tmp_path, monkeypatch, capsys):
+    from bot.__main__ import main
+
+    def break_entry(data):
+        data["entries"][2]["answer"]["ky"] = "  "
+
+    folder = broken_content(tmp_path, break_entry)
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    monkeypatch.setenv("CONTENT_DIR", str(folder))
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "never.sqlite3"))
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    entry_id = json.loads((folder / "faq.json").read_text(encoding="utf-8"))["entries"][2]["id"]
+    assert main(["check-content"]) == 1
+    assert entry_id in capsys.readouterr().out
+    assert main(["chat"]) == 2
+    assert not (tmp_path / "never.sqlite3").exists()  # refused before anything was opened
