@@ -1,5 +1,6 @@
 """`python -m bot` runs the bot; `python -m bot chat` opens a local console chat;
-`python -m bot check-content` validates the content files (categories, routing, FAQ).
+`python -m bot check-content` validates the content files (categories, routing, FAQ);
+`python -m bot export-questions` prints the answered questions as draft FAQ entries.
 
 `run` serves Telegram when TELEGRAM_BOT_TOKEN is set (long polling, or its webhook) and WhatsApp
 when the Twilio keys and PUBLIC_BASE_URL are set (routes on the same HTTP server). With neither,
@@ -200,15 +201,33 @@ def check_content(settings: Settings) -> int:
     return 0
 
 
+async def export_questions(settings: Settings) -> int:
+    """Print answered questions as draft FAQ entries (JSON) to finish and add to faq.json."""
+    import json
+
+    from bot.questions import faq_drafts
+    from bot.storage.store import Store
+
+    store = await Store.open(settings.database_path)
+    try:
+        print(json.dumps(await faq_drafts(store), ensure_ascii=False, indent=2))
+    finally:
+        await store.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
-    parser.add_argument("mode", nargs="?", choices=("run", "chat", "check-content"), default="run")
+    modes = ("run", "chat", "check-content", "export-questions")
+    parser.add_argument("mode", nargs="?", choices=modes, default="run")
     parser.add_argument("--user", default="local", help="console user name (chat mode)")
     args = parser.parse_args(argv)
     settings = Settings()
     _setup_logging(settings.log_level)
     if args.mode == "check-content":
         return check_content(settings)
+    if args.mode == "export-questions":
+        return asyncio.run(export_questions(settings))
     from bot.content import ContentError
     from bot.faq import FaqError
 

@@ -133,3 +133,21 @@ class QuestionService:
         return _("Question {number} answered by {who}; the citizen will get the answer.").format(
             number=question.number, who=operator.name
         )
+
+
+async def faq_drafts(store: Store) -> list[dict]:
+    """Answered questions as draft FAQ entries (in faq.json's shape) for an editor to finish:
+    the other language, a topic and keywords are left to fill in; nothing about who asked."""
+    drafts = []
+    for question in await store.questions.answered():
+        drafts.append(
+            {
+                "id": f"question-{question.id}",
+                "topic": "",
+                "question": {question.locale: question.text},
+                "answer": {question.locale: question.answer},
+                "keywords": {},
+                "sources": [f"operators' answer to {question.number}"],
+            }
+        )
+    return drafts

@@ -184,3 +184,20 @@ def test_broken_content_is_refused_at_start_and_by_check_content(tmp_path, monke
     assert entry_id in capsys.readouterr().out
     assert main(["chat"]) == 2
     assert not (tmp_path / "never.sqlite3").exists()  # refused before anything was opened
+
+
+async def test_answered_questions_export_as_draft_entries(app, chat):
+    from bot.questions import faq_drafts
+
+    await start_in(chat, "ru")
+    await chat.press("menu:faq")
+    await chat.text("Можно ли поставить киоск возле остановки и куда подать заявление на это?")
+    if "faq:ask" in chat.options:
+        await chat.press("faq:ask")
+    await chat.press("faq:send")
+    assert await faq_drafts(app.store) == []  # not answered yet
+    await app.questions.answer(1, "Заявление подают в отдел архитектуры.", OperatorRef(1, "Op"))
+    [draft] = await faq_drafts(app.store)
+    assert draft["id"] == "question-1" and "киоск" in draft["question"]["ru"]
+    assert draft["answer"] == {"ru": "Заявление подают в отдел архитектуры."}
+    assert "700" not in json.dumps(draft)

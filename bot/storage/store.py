@@ -695,8 +695,14 @@ class QuestionRepo:
         return True
 
     async def open(self) -> list[Question]:
+        return await self._with_status("open")
+
+    async def answered(self) -> list[Question]:
+        return await self._with_status("answered")
+
+    async def _with_status(self, status: str) -> list[Question]:
         rows = await self._store.fetchall(
-            "SELECT * FROM questions WHERE status = 'open' ORDER BY id"
+            "SELECT * FROM questions WHERE status = ? ORDER BY id", (status,)
         )
         return [_question(row) for row in rows]
 
