@@ -20,13 +20,14 @@ import asyncio
 import itertools
 import json
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.server_thread import ServerThread
 
 BOT_USER = {"id": 1000, "is_bot": True, "first_name": "Citizen bot", "username": "citizen_test_bot"}
 LONG_POLL_CAP = 1.0  # seconds; keeps shutdown of long-polling clients quick
@@ -361,46 +362,15 @@ class FakeTelegramAPI:
         }
 
 
-class FakeTelegramThread:
+class FakeTelegramThread(ServerThread):
     """Runs a :class:`FakeTelegramAPI` on its own event loop in a daemon thread.
 
     For synchronous tests. All methods are thread-safe and mirror the async API;
     ``wait_for`` blocks the calling thread.
     """
 
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.api: FakeTelegramAPI | None = None
-        self.base_url = ""
-
-    def start(self) -> str:
-        self._thread.start()
-        self.api = self._run(FakeTelegramAPI)
-        self.base_url = asyncio.run_coroutine_threadsafe(self.api.start(), self._loop).result(10)
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            if self.api is not None:
-                asyncio.run_coroutine_threadsafe(self.api.stop(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-        if not self._loop.is_running():
-            self._loop.close()
-
-    def __enter__(self) -> FakeTelegramThread:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        async def call() -> Any:
-            return fn(*args, **kwargs)
-
-        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
+    def make_api(self) -> FakeTelegramAPI:
+        return FakeTelegramAPI()
 
     @property
     def calls(self) -> list[Call]:

@@ -30,7 +30,6 @@ import email.utils
 import json
 import re
 import secrets
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -40,6 +39,8 @@ from typing import Any
 
 from aiohttp import web
 from twilio.request_validator import RequestValidator
+
+from tests.fakes.server_thread import ServerThread
 
 API_VERSION = "2010-04-01"
 DEFAULT_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -355,7 +356,7 @@ class FakeTwilioAPI:
         return web.Response(body=item.data, content_type=item.content_type)
 
 
-class FakeTwilioThread:
+class FakeTwilioThread(ServerThread):
     """Runs a :class:`FakeTwilioAPI` on its own event loop in a daemon thread.
 
     For synchronous tests. All methods are thread-safe and mirror the async API;
@@ -365,40 +366,12 @@ class FakeTwilioThread:
     def __init__(
         self, account_sid: str = DEFAULT_ACCOUNT_SID, auth_token: str = DEFAULT_AUTH_TOKEN
     ) -> None:
+        super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.api: FakeTwilioAPI | None = None
-        self.base_url = ""
 
-    def start(self) -> str:
-        self._thread.start()
-        self.api = self._run(FakeTwilioAPI, self.account_sid, self.auth_token)
-        self.base_url = asyncio.run_coroutine_threadsafe(self.api.start(), self._loop).result(10)
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            if self.api is not None:
-                asyncio.run_coroutine_threadsafe(self.api.stop(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-        if not self._loop.is_running():
-            self._loop.close()
-
-    def __enter__(self) -> FakeTwilioThread:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        async def call() -> Any:
-            return fn(*args, **kwargs)
-
-        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
+    def make_api(self) -> FakeTwilioAPI:
+        return FakeTwilioAPI(self.account_sid, self.auth_token)
 
     @property
     def sent(self) -> list[SentMessage]:
