@@ -347,9 +347,9 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
                 self._start_faq(turn)
             case "menu:announcements":
                 self._ask_subscription(turn)
-            case _ if turn.event.kind == "text" and self._worth_searching(turn.event.text):
+            case _ if turn.event.kind == "text" and (found := self._menu_search(turn)) is not None:
                 # a question typed at the menu: look for it in the FAQ
-                await self._search_faq(turn, turn.event.text)
+                await self._search_faq(turn, turn.event.text, found)
             case _ if turn.event.attachments:
                 turn.say(turn._("Photos can be attached to a complaint: start one from the menu."))
                 await self._to_menu(turn)
@@ -357,10 +357,13 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
                 turn.say(turn._("Please choose one of the options below."))
                 await self._to_menu(turn)
 
-    def _worth_searching(self, typed: str) -> bool:
-        """Text at the menu goes to the FAQ when an entry fits it, or when it is long enough to
-        be a question worth handing to the operators; "hello, how are you" is neither."""
-        return len(typed.split()) >= 5 or bool(self.catalog.search(typed, limit=1))
+    def _menu_search(self, turn: Turn) -> list | None:
+        """The FAQ entries for text typed at the menu, or None when it is not worth the FAQ:
+        it goes there when an entry fits it, or when it is long enough to be a question for the
+        operators; "hello, how are you" is neither."""
+        typed = turn.event.text
+        found = self.catalog.search(typed, limit=3)
+        return found if found or len(typed.split()) >= 5 else None
 
     # ----- prompts ---------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ class FaqFlow:
 
     def _faq_go(self, turn: Turn, state: State) -> None:
         turn.go(state)
-        turn.replies.append(_FAQ_PROMPTS[state](self, turn))
+        turn.replies.append(FAQ_PROMPTS[state](self, turn))
 
     def _start_faq(self, turn: Turn) -> None:
         turn.conv.data["faq"] = {}
@@ -152,7 +152,7 @@ class FaqFlow:
             self._faq_go(turn, State.FAQ_ANSWER)
         elif option == "faq:back":
             back = state.get("back")
-            self._faq_go(turn, State(back) if back in _FAQ_PROMPTS else State.FAQ_TOPICS)
+            self._faq_go(turn, State(back) if back in FAQ_PROMPTS else State.FAQ_TOPICS)
         elif option == "faq:ask":
             self._faq_go(turn, State.FAQ_ASK)
         elif option == "faq:send":
@@ -168,15 +168,14 @@ class FaqFlow:
             return turn._("Photos can be attached to a complaint: start one from the menu.")
         return turn._("Please choose one of the options below, or type your question.")
 
-    async def _search_faq(self, turn: Turn, typed: str) -> None:
-        """Offer the entries that fit the typed question, or offer to ask the operators."""
+    async def _search_faq(self, turn: Turn, typed: str, found: list | None = None) -> None:
+        """Offer the entries that fit the typed question, or offer to ask the operators.
+        `found`: the search already made for this text, if any."""
         _ = turn._
         text = " ".join(typed.split())
         if sum(ch.isalpha() for ch in text) < MIN_QUERY_LETTERS:
             turn.say(_("Please type your question in a few words."))
-            self._faq_go(
-                turn, State(turn.state) if turn.state in _FAQ_PROMPTS else State.FAQ_TOPICS
-            )
+            self._faq_go(turn, self._faq_state_or_topics(turn))
             return
         if len(text) > MAX_QUESTION:
             turn.say(
@@ -184,18 +183,18 @@ class FaqFlow:
                     max=MAX_QUESTION
                 )
             )
-            self._faq_go(
-                turn, State(turn.state) if turn.state in _FAQ_PROMPTS else State.FAQ_TOPICS
-            )
+            self._faq_go(turn, self._faq_state_or_topics(turn))
             return
         state = self._faq(turn)
         state["query"] = text
-        state["results"] = [entry.id for entry in self.catalog.search(text, limit=3)]
+        if found is None:
+            found = self.catalog.search(text, limit=3)
+        state["results"] = [entry.id for entry in found]
         state["back"] = State.FAQ_RESULTS
         self._faq_go(turn, State.FAQ_RESULTS if state["results"] else State.FAQ_ASK)
 
     def _faq_state_or_topics(self, turn: Turn) -> State:
-        return State(turn.state) if turn.state in _FAQ_PROMPTS else State.FAQ_TOPICS
+        return State(turn.state) if turn.state in FAQ_PROMPTS else State.FAQ_TOPICS
 
     async def _send_question(self, turn: Turn) -> None:
         query = self._faq(turn).get("query", "")
@@ -213,12 +212,11 @@ class FaqFlow:
         await self._to_menu(turn)
 
 
-_FAQ_PROMPTS = {
+FAQ_PROMPTS = {
     State.FAQ_TOPICS: FaqFlow._prompt_faq_topics,
     State.FAQ_LIST: FaqFlow._prompt_faq_list,
     State.FAQ_RESULTS: FaqFlow._prompt_faq_results,
     State.FAQ_ANSWER: FaqFlow._prompt_faq_answer,
     State.FAQ_ASK: FaqFlow._prompt_faq_ask,
 }
-FAQ_PROMPTS = _FAQ_PROMPTS
-FAQ_STATES = frozenset(_FAQ_PROMPTS)
+FAQ_STATES = frozenset(FAQ_PROMPTS)

@@ -39,6 +39,8 @@ WINDOW = timedelta(hours=24)
 # `last_inbound_at` is refreshed at most once a minute; stay clear of the window's edge.
 WINDOW_MARGIN = timedelta(minutes=10)
 OUTSIDE_WINDOW = 63016
+# Payload change that makes the next attempt of a row a template (after 63016).
+FORCE_TEMPLATE = {"force_template": True}
 # The recipient cannot be reached on WhatsApp at all (invalid number, not on WhatsApp,
 # unsubscribed through Twilio's own STOP handling).
 UNREACHABLE_CODES = {21211, 21610, 21614, 63003, 63024}
@@ -228,6 +230,3 @@ def _mapped(exc: TwilioRestException, was_template: bool) -> Exception:
     if exc.status >= 500:
         return TransientError(f"Twilio {exc.status} ({code})")
     return RuntimeError(f"Twilio {exc.status} ({code})")
-
-
-FORCE_TEMPLATE = {"force_template": True}
