@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import secrets
 import signal
 import sys
+from urllib.parse import urlparse
 
 from bot.app import App, attach_telegram, attach_whatsapp, build_app, faq_substitutions
 from bot.config import Settings
@@ -85,51 +87,70 @@ async def run_services(settings: Settings) -> None:
     from aiohttp import web
 
     app = await build_app(settings)
-    bot = dispatcher = None
+    bot = inbox = None
     web_app = web.Application()
     if settings.telegram_bot_token:
         from bot.handlers.telegram import build_dispatcher
+        from bot.handlers.telegram_inbox import TelegramInbox
 
         bot = _bot(settings)
         attach_telegram(app, bot)
-        dispatcher = build_dispatcher(app)
+        inbox = TelegramInbox(app, bot, build_dispatcher(app))
         if settings.telegram_webhook_url:
-            _add_telegram_webhook(web_app, app, bot, dispatcher)
+            secret = webhook_secret(settings)
+            path = urlparse(settings.telegram_webhook_url).path or "/"
+            web_app.add_routes([inbox.webhook_route(path, secret)])
     if settings.whatsapp_enabled:
         web_app.add_routes(attach_whatsapp(app).routes)
     if settings.operator_chat_id is None:
         log.warning("OPERATOR_CHAT_ID is not set: complaint cards wait in the outbox")
     scheduler = build_scheduler(app)
-    runner = None
+    runner = poller = None
     try:
         if bot is not None:
             await _set_commands(app, bot)
         scheduler.start()
         _reload_faq_on_sighup(app)
-        if app.whatsapp is not None:
-            recovered = await app.whatsapp.inbox.recover()
-            if recovered:
-                log.warning(
-                    "%d WhatsApp messages accepted before a stop are handled now", recovered
-                )
+        for name, box in (("Telegram", inbox), ("WhatsApp", app.whatsapp and app.whatsapp.inbox)):
+            if box is not None and (recovered := await box.recover()):
+                log.warning("%d %s updates stored before a stop are handled now", recovered, name)
         if web_app.router.routes():
             runner = web.AppRunner(web_app)
             await runner.setup()
             await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
             log.info("HTTP server for webhooks listening on port %s", settings.webhook_port)
-        if bot is not None and not settings.telegram_webhook_url:
+        if bot is not None and settings.telegram_webhook_url:
+            await bot.set_webhook(
+                settings.telegram_webhook_url,
+                secret_token=secret,
+                allowed_updates=inbox.allowed_updates,
+            )
+        elif bot is not None:
             await bot.delete_webhook(drop_pending_updates=False)
-            await dispatcher.start_polling(bot, polling_timeout=20, handle_signals=True)
-        else:
-            await _until_stopped()
+            poller = asyncio.create_task(inbox.poll())
+        await _until_stopped()
     finally:
+        if poller is not None:
+            poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)
         scheduler.shutdown(wait=False)
         if runner is not None:
             await runner.cleanup()
+        if inbox is not None:
+            await inbox.drain()
         await app.outbox.drain()
         if bot is not None:
             await bot.session.close()
         await app.close()
+
+
+def webhook_secret(settings: Settings) -> str:
+    """TELEGRAM_WEBHOOK_SECRET, or a strong one made for this run: the webhook never runs
+    without one (it is registered with setWebhook, so only Telegram knows it)."""
+    if settings.telegram_webhook_secret:
+        return settings.telegram_webhook_secret.get_secret_value()
+    log.info("TELEGRAM_WEBHOOK_SECRET is not set: a random secret is used for this run")
+    return secrets.token_urlsafe(32)
 
 
 async def _until_stopped() -> None:
@@ -147,36 +168,6 @@ def _reload_faq_on_sighup(app: App) -> None:
         asyncio.get_running_loop().add_signal_handler(
             signal.SIGHUP, lambda: log.info("SIGHUP: %s", reload_faq(app))
         )
-
-
-def _add_telegram_webhook(web_app, app: App, bot, dispatcher) -> None:
-    from aiogram.webhook.aiohttp_server import setup_application
-
-    secret = app.settings.telegram_webhook_secret
-    secret_value = secret.get_secret_value() if secret else None
-    build_webhook_app(
-        dispatcher, bot, secret_value, app.settings.telegram_webhook_url, web_app=web_app
-    )
-    setup_application(web_app, dispatcher, bot=bot)
-
-    async def set_webhook(_web_app) -> None:
-        await bot.set_webhook(app.settings.telegram_webhook_url, secret_token=secret_value)
-
-    web_app.on_startup.append(set_webhook)
-
-
-def build_webhook_app(dispatcher, bot, secret: str | None, url: str, web_app=None):
-    """An aiohttp app (new, or `web_app`) that accepts Telegram's webhook only with the secret
-    token header."""
-    from urllib.parse import urlparse
-
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler
-    from aiohttp import web
-
-    web_app = web_app if web_app is not None else web.Application()
-    handler = SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret)
-    handler.register(web_app, path=urlparse(url).path or "/")
-    return web_app
 
 
 def check_content(settings: Settings) -> int:
@@ -216,12 +207,52 @@ async def export_questions(settings: Settings) -> int:
     return 0
 
 
+def _parser() -> argparse.ArgumentParser:
+    """`python -m bot [MODE]`, each mode with its own `--help`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    modes = parser.add_subparsers(dest="mode", metavar="MODE", title="modes (default: run)")
+    modes.add_parser(
+        "run",
+        help="serve Telegram and/or WhatsApp (the console chat when neither is configured)",
+        description="Serve Telegram when TELEGRAM_BOT_TOKEN is set (long polling, or its "
+        "webhook with TELEGRAM_WEBHOOK_URL) and WhatsApp when the Twilio keys and "
+        "PUBLIC_BASE_URL are set. With neither, open the local console chat.",
+    )
+    chat = modes.add_parser(
+        "chat",
+        help="a local console chat with the same dialogs and store",
+        description="A console chat with the same dialogs, acting also as the operator group "
+        "(/op). Data lives in DATABASE_PATH (default data/bot.sqlite3) and MEDIA_DIR; delete "
+        "the data folder to start afresh.",
+    )
+    chat.add_argument(
+        "--user",
+        default="local",
+        help="the citizen you are in the chat (default: local); another name is another citizen",
+    )
+    modes.add_parser(
+        "check-content",
+        help="validate the content files (categories, routing, FAQ) and exit",
+        description="Validate categories.json, routing.json and faq.json (from CONTENT_DIR "
+        "when set) and print what is wrong, or what is in force. Exit status 1 when refused.",
+    )
+    modes.add_parser(
+        "export-questions",
+        help="print answered questions as draft FAQ entries (JSON)",
+        description="Print the questions operators answered as draft FAQ entries (JSON), with "
+        "the other language, topic and keywords left to fill in before adding them to faq.json.",
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
-    modes = ("run", "chat", "check-content", "export-questions")
-    parser.add_argument("mode", nargs="?", choices=modes, default="run")
-    parser.add_argument("--user", default="local", help="console user name (chat mode)")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
+    args.mode = args.mode or "run"
+    user = getattr(args, "user", "local")
     settings = Settings()
     _setup_logging(settings.log_level)
     if args.mode == "check-content":
@@ -238,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                     "Neither TELEGRAM_BOT_TOKEN nor the Twilio keys are set:"
                     " opening the local console chat instead.\n"
                 )
-            asyncio.run(run_chat(settings, args.user))
+            asyncio.run(run_chat(settings, user))
         else:
             asyncio.run(run_services(settings))
     except (ContentError, FaqError) as error:  # refused at start-up, before serving anyone

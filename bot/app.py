@@ -104,16 +104,19 @@ async def build_app(
     )
     outbox = OutboxDispatcher(store, clock, max_attempts=settings.outbox_max_attempts)
     outbox.add_renderer("operator_card", complaints.render_card_payload)
+    outbox.add_renderer("receipt", complaints.render_receipt)
     return App(
         settings, clock, store, i18n, content, media, complaints, faq, questions, engine, outbox
     )
 
 
 def faq_substitutions(settings: Settings) -> dict[str, dict[str, str]]:
-    """What the FAQ's `{municipality}` and `{reception_schedule}` stand for, per language."""
+    """What the FAQ's `{municipality}`, `{reception_schedule}` and `{help_phones}` stand for,
+    per language (Help shows the last two too)."""
     return {
         "municipality": settings.per_locale("municipality_name"),
         "reception_schedule": settings.per_locale("reception_schedule"),
+        "help_phones": settings.help_phone_lines(),
     }
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.content import Content
 from bot.dialogs.events import Option, Reply
 from bot.i18n import LANGUAGE_NAMES, N_, I18n, Texts
-from bot.storage.models import Citizen, Complaint, NewOutboxMessage, Photo
+from bot.storage.models import Citizen, Complaint, NewComplaint, NewOutboxMessage, Photo, Step
 from bot.storage.store import Store
 
 REGISTERED = "registered"
@@ -46,8 +46,9 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     REJECTED: (),
 }
 OPEN_STATUSES = tuple(status for status, nxt in TRANSITIONS.items() if nxt)
-# Statuses an operator can only set together with a text for the citizen.
-NEEDS_TEXT = frozenset({ANSWERED, REJECTED})
+# Statuses an operator can only set together with a text for the citizen (for "forwarded":
+# the competent body it went to).
+NEEDS_TEXT = frozenset({FORWARDED, ANSWERED, REJECTED})
 
 # Operator button ids: "op:<action>:<complaint id>"; the action names the target status.
 OPERATOR_ACTIONS = {
@@ -70,6 +71,14 @@ _CYRILLIC_LOOKALIKES = str.maketrans("АВЕКМНОРСТХУ", "ABEKMHOPCTXY")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
 
+def group_message(
+    group: str, kind: str, replies: list[Reply], dedupe: str | None = None, **extra
+) -> NewOutboxMessage:
+    """A message for an operator group (a note, a prompt, a command's answer)."""
+    payload = {"replies": [reply.to_dict() for reply in replies], **extra}
+    return NewOutboxMessage("telegram", group, kind, payload, dedupe_key=dedupe)
+
+
 def new_receipt_code() -> str:
     """Eight unambiguous characters shown as XXXX-XXXX (about 40 bits)."""
     raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(8))
@@ -88,13 +97,23 @@ def hash_receipt(code: str, salt: bytes) -> bytes:
 
 
 def normalize_reg_number(typed: str) -> str:
-    """'26-42', '26 00042', '№26-00042' all become '26-00042'."""
-    digits = [part for part in "".join(ch if ch.isdigit() else " " for ch in typed).split()]
+    """'26-42', '26 00042', '№26-00042' all become '26-00042'; anything else is returned
+    stripped. Decimal digits of any script count ('٢٦-٤٢'); '²' or '①' are not digits here."""
+    # int() of one decimal character gives its ASCII digit whatever the script
+    ascii_digits = "".join(str(int(ch)) if ch.isdecimal() else " " for ch in typed)
+    digits = ascii_digits.split()
     if len(digits) == 2 and len(digits[0]) == 2 and 0 < len(digits[1]) <= 7:
         return f"{digits[0]}-{int(digits[1]):05d}"
     if len(digits) == 1 and len(digits[0]) == 7:
         return f"{digits[0][:2]}-{digits[0][2:]}"
     return typed.strip()
+
+
+async def issue_receipt() -> tuple[str, bytes, bytes]:
+    """A new receipt code with its salt and scrypt hash (hashed off the event loop)."""
+    code = new_receipt_code()
+    salt = secrets.token_bytes(16)
+    return code, salt, await asyncio.to_thread(hash_receipt, code, salt)
 
 
 def due_date(created: datetime, days: int, tz: ZoneInfo) -> datetime:
@@ -166,12 +185,22 @@ class ComplaintService:
         self.operator_channel = operator_channel
         self.operator_recipient = operator_recipient
 
-    async def register(self, citizen: Citizen, draft: Draft, locale: str) -> tuple[Complaint, str]:
-        """Store the complaint and queue its operator card; returns it with the receipt code."""
+    async def register(
+        self,
+        citizen: Citizen,
+        draft: Draft,
+        locale: str,
+        *,
+        draft_key: str | None = None,
+        receipt_by_outbox: bool = False,
+        step: Step | None = None,
+    ) -> tuple[Complaint, str, bool]:
+        """Store the complaint and queue its operator card (and, with `receipt_by_outbox`, the
+        citizen's receipt); `step` is written in the same transaction. Returns the complaint,
+        its receipt code and True; or an earlier complaint of the same `draft_key`, an empty
+        code and False."""
         now = self.clock.now()
-        code = new_receipt_code()
-        salt = secrets.token_bytes(16)
-        digest = await asyncio.to_thread(hash_receipt, code, salt)
+        code, salt, digest = await issue_receipt()
         notify = []
         group = self.operator_recipient or self.content.operator_chat_for(
             draft.category, self.operator_chat_id
@@ -186,28 +215,73 @@ class ComplaintService:
                     dedupe_key="operator_card:{complaint_id}",
                 )
             )
-        complaint = await self.store.complaints.create(
-            year=now.astimezone(self.tz).year,
-            citizen_id=citizen.id,
-            category=draft.category,
-            description=draft.description,
-            address=draft.address,
-            latitude=draft.latitude,
-            longitude=draft.longitude,
-            is_anonymous=draft.is_anonymous,
-            full_name=None if draft.is_anonymous else draft.full_name,
-            phone=None if draft.is_anonymous else draft.phone,
-            contact_address=None if draft.is_anonymous else draft.contact_address,
-            receipt_salt=salt,
-            receipt_hash=digest,
-            locale=locale,
-            status=REGISTERED,
-            photos=draft.photos,
+        if receipt_by_outbox:
+            notify.append(self._receipt_message(citizen, None, code))
+        complaint, created = await self.store.complaints.create(
+            NewComplaint(
+                year=now.astimezone(self.tz).year,
+                citizen_id=citizen.id,
+                category=draft.category,
+                description=draft.description,
+                address=draft.address,
+                latitude=draft.latitude,
+                longitude=draft.longitude,
+                is_anonymous=draft.is_anonymous,
+                full_name=None if draft.is_anonymous else draft.full_name,
+                phone=None if draft.is_anonymous else draft.phone,
+                contact_address=None if draft.is_anonymous else draft.contact_address,
+                receipt_salt=salt,
+                receipt_hash=digest,
+                locale=locale,
+                status=REGISTERED,
+                due_at=due_date(now, self.deadline_days, self.tz),
+                photos=draft.photos,
+                draft_key=draft_key,
+            ),
             now=now,
-            due_at=due_date(now, self.deadline_days, self.tz),
             notify=notify,
+            step=step,
         )
-        return complaint, code
+        return complaint, code if created else "", created
+
+    def _receipt_message(
+        self, citizen: Citizen, complaint_id: int | None, code: str
+    ) -> NewOutboxMessage:
+        """The receipt for the citizen's chat, rendered when sent (`render_receipt`); the
+        code is blanked from the row once it is delivered."""
+        return NewOutboxMessage(
+            channel=citizen.channel,
+            recipient=citizen.user_key,
+            citizen_id=citizen.id,
+            kind="receipt",
+            payload={"complaint_id": complaint_id, "code": code, "secret": True},
+        )
+
+    async def render_receipt(self, payload: dict) -> list[Reply]:
+        """Outbox renderer for kind 'receipt', in the citizen's language of the moment."""
+        complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
+        citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
+        texts = self.i18n.texts((citizen and citizen.locale) or complaint.locale)
+        return [Reply(text=self.receipt_text(texts, complaint, payload["code"]))]
+
+    def receipt_text(self, t: Texts, complaint: Complaint, code: str) -> str:
+        """The registration receipt: number, date, due date and the receipt code."""
+        _ = t.gettext
+        lines = [
+            _("Your complaint is registered."),
+            _("Registration number: {number}").format(number=complaint.reg_number),
+            _("Date: {date}").format(date=t.date(complaint.created_at)),
+            _("An answer is due by {date}.").format(date=t.date(complaint.due_at)),
+            "",
+            _("Receipt code: {code}").format(code=code),
+            _(
+                "Write the number and the code down: with them you can check the complaint "
+                "from any device. We keep only a fingerprint of the code, so nobody can show "
+                "it to you again; in this chat, «My complaints» can give you a new one."
+            ),
+            _("You will get a message here every time the status changes."),
+        ]
+        return "\n".join(lines)
 
     async def verify_receipt(self, reg_number: str, code: str) -> Complaint | None:
         """The complaint if the number exists and the code matches it; otherwise None."""
@@ -222,18 +296,31 @@ class ComplaintService:
         return complaint if hmac.compare_digest(digest, stored) else None
 
     async def apply(
-        self, complaint_id: int, new_status: str, operator: OperatorRef, note: str | None = None
+        self,
+        complaint_id: int,
+        new_status: str,
+        operator: OperatorRef,
+        note: str | None = None,
+        *,
+        group: str | None = None,
+        dedupe: str | None = None,
     ) -> ChangeResult:
-        """Move a complaint to `new_status` and queue the citizen's notice in their language."""
+        """Move a complaint to `new_status` and queue the citizen's notice in their language;
+        with `group`, also the one-line note for that operator group, in the same transaction
+        (`dedupe` keys it to the operator's update, so a redelivered press posts it once)."""
         complaint = await self.store.complaints.get(complaint_id=complaint_id)
         if complaint is None:
             return ChangeResult(False, None, "not_found")
         if new_status not in TRANSITIONS[complaint.status]:
             return ChangeResult(False, complaint, "not_allowed")
-        if new_status in NEEDS_TEXT and not (note and note.strip()):
+        note = note.strip() if note else None
+        if new_status in NEEDS_TEXT and not note:
             return ChangeResult(False, complaint, "needs_text")
         citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
-        notice = self._status_notice(complaint, new_status, note, citizen)
+        notify = [self._status_notice(complaint, new_status, note, citizen)]
+        if group is not None:
+            text = self.change_note(complaint, new_status, operator.name, note)
+            notify.append(group_message(group, "group_note", [Reply(text=text)], dedupe))
         changed = await self.store.complaints.change_status(
             complaint_id=complaint.id,
             expected_status=complaint.status,
@@ -242,10 +329,18 @@ class ComplaintService:
             actor_name=operator.name,
             note=note,
             now=self.clock.now(),
-            notify=[notice] if notice else [],
+            notify=[message for message in notify if message],
+            forwarded_to=note if new_status == FORWARDED else None,
         )
         updated = await self.store.complaints.get(complaint_id=complaint.id)
         return ChangeResult(changed, updated, "" if changed else "stale")
+
+    def group_of(self, complaint: Complaint) -> str | None:
+        """The operator group a complaint is routed to (by its category)."""
+        group = self.operator_recipient or self.content.operator_chat_for(
+            complaint.category, self.operator_chat_id
+        )
+        return None if group is None else str(group)
 
     def _status_notice(
         self, complaint: Complaint, new_status: str, note: str | None, citizen: Citizen | None
@@ -263,7 +358,11 @@ class ComplaintService:
             lines.append(_("Answer from the operator:") + "\n" + (note or ""))
         elif new_status == REJECTED:
             lines.append(_("Reason:") + " " + (note or ""))
-        elif new_status in OPEN_STATUSES:
+        elif new_status == FORWARDED:
+            lines.append(_("Forwarded to: {body}").format(body=note or "—"))
+        elif note:
+            lines.append(_("Note from the operator:") + "\n" + note)
+        if new_status in OPEN_STATUSES:
             lines.append(_("An answer is due by {date}.").format(date=t.date(complaint.due_at)))
         return NewOutboxMessage(
             channel=citizen.channel,
@@ -342,17 +441,14 @@ class ComplaintService:
         replies.append(self.operator_card(complaint))
         return replies
 
-    def change_note(self, complaint: Complaint, event) -> str:
+    def change_note(self, complaint: Complaint, new_status: str, who: str, note: str | None) -> str:
         """A line for the operator group: what changed, by whom, and the note."""
         _ = self.operator_texts().gettext
         text = _("No. {number}: «{status}», set by {who}.").format(
-            number=complaint.reg_number,
-            status=_(STATUS_LABELS[event.new_status]),
-            who=event.actor_name or event.actor,
+            number=complaint.reg_number, status=_(STATUS_LABELS[new_status]), who=who
         )
-        if event.note:
-            text += "\n" + event.note
-        if complaint.status in NEEDS_TEXT:
+        if note:
+            text += "\n" + note
             text += "\n" + _("The citizen will receive this in their language.")
         return text
 

@@ -11,6 +11,35 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_LOCALES = ("ky", "ru")
 
+# The trust phones of the State Registration Service (seed 000, lines 1-8): only a labelled
+# default; each deployment sets its own lines (municipal hotline, prosecutor's hotline, ...).
+DEFAULT_HELP_PHONES = {
+    "ky": "Мамлекеттик каттоо кызматынын ишеним телефондору|+996 (312) 62 41 40, 0800 800 55 10;"
+    " Мамлекеттик каттоо кызматынын байланыш борбору|119",
+    "ru": "Телефоны доверия Государственной регистрационной службы|+996 (312) 62 41 40,"
+    " 0800 800 55 10; Колл-центр Государственной регистрационной службы|119",
+}
+
+
+def parse_phone_list(text: str) -> tuple[tuple[str, str], ...]:
+    """`label|numbers; label|numbers` as (label, numbers) pairs; ValueError on a broken pair."""
+    pairs = []
+    for item in text.split(";"):
+        if not item.strip():
+            continue
+        label, bar, numbers = item.partition("|")
+        if not bar or not label.strip() or not numbers.strip() or "|" in numbers:
+            raise ValueError(f"expected 'label|number', got {item.strip()!r}")
+        pairs.append((label.strip(), numbers.strip()))
+    if not pairs:
+        raise ValueError("at least one 'label|number' pair is needed")
+    return tuple(pairs)
+
+
+def phone_lines(text: str) -> str:
+    """The phone list as lines to show: `• label: numbers`."""
+    return "\n".join(f"• {label}: {numbers}" for label, numbers in parse_phone_list(text))
+
 
 class Settings(BaseSettings):
     """Every configuration key of the bot; `.env.example` documents each one."""
@@ -56,6 +85,8 @@ class Settings(BaseSettings):
         "Руководители принимают граждан не реже одного раза в неделю. День и часы приёма "
         "вывешены на доске объявлений учреждения."
     )
+    help_phones_ky: str = DEFAULT_HELP_PHONES["ky"]
+    help_phones_ru: str = DEFAULT_HELP_PHONES["ru"]
 
     public_base_url: str | None = None
     twilio_account_sid: str | None = None
@@ -90,6 +121,12 @@ class Settings(BaseSettings):
             raise ValueError(f"locale must be one of {SUPPORTED_LOCALES}")
         return value
 
+    @field_validator("help_phones_ky", "help_phones_ru")
+    @classmethod
+    def _phone_pairs(cls, value: str) -> str:
+        parse_phone_list(value)
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -120,6 +157,11 @@ class Settings(BaseSettings):
     def per_locale(self, prefix: str) -> dict[str, str]:
         """`{locale: value}` of the keys `<prefix>_ky`, `<prefix>_ru` (e.g. municipality_name)."""
         return {locale: getattr(self, f"{prefix}_{locale}") for locale in SUPPORTED_LOCALES}
+
+    def help_phone_lines(self) -> dict[str, str]:
+        """`{locale: "• label: numbers" lines}` of HELP_PHONES_KY/RU, for Help and the FAQ."""
+        texts = self.per_locale("help_phones")
+        return {locale: phone_lines(text) for locale, text in texts.items()}
 
     def whatsapp_templates(self) -> dict[tuple[str, str], str]:
         """Approved Content templates by (template group, locale); unset ones are left out."""

@@ -4,11 +4,12 @@ Every push (status changes, operator answers, complaint cards for operators, and
 that could not be sent at once) is a row in the `outbox` table first. `OutboxDispatcher.run_once`
 takes the due rows and hands each to the channel it belongs to, so a push never needs to know
 which messenger it goes to:
-- sent: the row is marked sent; a row of several replies records how many went out, so a
-  retry after a failure half-way never repeats the first ones;
+- sent: the row is marked sent; a row of several parts records each part as it goes out, so a
+  retry after a failure half-way, or a restart after a crash, never repeats the first ones;
 - "slow down" (Telegram 429): the row waits `retry_after` seconds, the attempt is not counted;
 - a network or server error: retried with a growing pause, up to `max_attempts`;
-- the recipient blocked the bot (403): the row fails and the citizen is marked unreachable;
+- the recipient blocked the bot (403): the row waits as 'unreachable' and the citizen is marked
+  so; when the citizen writes again, what waited is sent;
 - the channel cannot send it now (WhatsApp outside the 24-hour window with no approved
   template): the row is 'held' with the reason, visible to operators, and released when the
   citizen writes again.
@@ -97,12 +98,26 @@ def replies_message(
     )
 
 
-# Rows of these kinds carry secrets (a receipt code) and are blanked once delivered.
-SCRUB_AFTER_SENDING = frozenset({"reply"})
+def is_secret(row: OutboxMessage) -> bool:
+    """Rows that may carry a receipt code or a citizen's own words: blanked once delivered
+    (or once given up), never kept longer than needed."""
+    return row.kind in SECRET_KINDS or bool(row.payload.get("secret"))
+
+
+SECRET_KINDS = frozenset({"reply", "receipt"})
 
 
 class OutboxDispatcher:
-    """Sends due outbox rows through their channels; safe to call again and again."""
+    """Sends due outbox rows through their channels; safe to call again and again, from the
+    periodic job and right after a citizen's message at once: a row is claimed just before it
+    is sent, so two senders never send the same row, and a chat's rows leave in order.
+
+    Delivery guarantee: each row is sent at least once. A row of several parts records each
+    part the moment the messenger accepts it, so a retry or a restart goes on after it. The
+    one duplicate that can happen is the part in flight when the process dies: after the
+    messenger accepted it and before its progress was written (a few milliseconds); Telegram
+    has no idempotency key to close that window.
+    """
 
     def __init__(
         self,
@@ -111,14 +126,18 @@ class OutboxDispatcher:
         *,
         max_attempts: int = 8,
         batch: int = 50,
+        max_rows_per_run: int = 1000,
     ) -> None:
         self.store = store
         self.clock = clock
         self.max_attempts = max_attempts
         self.batch = batch
+        self.max_rows_per_run = max_rows_per_run
         self.channels: dict[str, Channel] = {}
         self.renderers: dict[str, Renderer] = {}
-        self._running = asyncio.Lock()
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -128,18 +147,35 @@ class OutboxDispatcher:
         self.renderers[kind] = renderer
 
     async def run_once(self) -> int:
-        """Deliver what is due now; returns how many rows were sent."""
-        async with self._running:
-            rows = await self.store.outbox.claim_due(now=self.clock.now(), limit=self.batch)
-            sent = 0
-            for row in rows:
-                sent += await self._deliver_row(row)
-            return sent
+        """Deliver what is due now, for every chat; returns how many rows were sent."""
+        return await self._run()
+
+    async def send_for(self, channel: str, recipient: str) -> int:
+        """Deliver what is due for one chat now (right after its citizen wrote)."""
+        return await self._run(channel=channel, recipient=recipient)
 
     async def drain(self) -> None:
-        """Wait for a run in progress to finish (before the store is closed)."""
-        async with self._running:
-            pass
+        """Wait for the sends in progress to finish (before the store is closed)."""
+        await self._idle.wait()
+
+    async def _run(self, **only: str) -> int:
+        self._active += 1
+        self._idle.clear()
+        try:
+            sent = tried = 0
+            while tried < self.max_rows_per_run:
+                rows = await self.store.outbox.due(now=self.clock.now(), limit=self.batch, **only)
+                for row in rows:
+                    if await self.store.outbox.claim(message_id=row.id):
+                        sent += await self._deliver_row(row)
+                tried += len(rows)
+                if not rows:
+                    break
+            return sent
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
 
     async def _deliver_row(self, row: OutboxMessage) -> int:
         channel = self.channels.get(row.channel)
@@ -157,30 +193,33 @@ class OutboxDispatcher:
             parts, done = await self._prepare(channel, row, replies, done)
             for index in range(done, len(parts)):
                 provider_id = await channel.deliver(row.recipient, parts[index])
-                done = index + 1
-                if provider_id:
-                    await self.store.outbox.record_sent_part(
-                        message_id=row.id, provider_sid=provider_id, now=self.clock.now()
-                    )
+                await self.store.outbox.record_part(
+                    message_id=row.id,
+                    parts_done=index + 1,
+                    provider_sid=provider_id,
+                    now=self.clock.now(),
+                )
         except Hold as held:
-            await self._hold(row, held, done)
+            await self._hold(row, held)
             return 0
         except RetryLater as wait:
-            await self._keep_progress(row, done)
             await self._postpone(row, "rate limited", timedelta(seconds=wait.seconds), count=False)
             return 0
         except RecipientGone as gone:
-            await self.store.outbox.mark_failed(message_id=row.id, error=f"recipient gone: {gone}")
+            await self.store.outbox.mark_failed(
+                message_id=row.id, error=f"recipient gone: {gone}", status="unreachable"
+            )
             if row.citizen_id is not None:
                 await self.store.citizens.mark_unreachable(citizen_id=row.citizen_id)
             log.info("outbox row %s: recipient unreachable", row.id)
             return 0
         except Exception as exc:  # network, server or unexpected: retry with back-off
-            await self._keep_progress(row, done)
             await self._retry_or_fail(row, exc)
             return 0
+        # A messenger that confirms delivery later (WhatsApp) scrubs on that confirmation.
+        confirms_later = getattr(channel, "confirms_delivery_later", False)
         await self.store.outbox.mark_sent(
-            message_id=row.id, now=self.clock.now(), scrub=row.kind in SCRUB_AFTER_SENDING
+            message_id=row.id, now=self.clock.now(), scrub=is_secret(row) and not confirms_later
         )
         return 1
 
@@ -192,20 +231,15 @@ class OutboxDispatcher:
             return replies, done
         return await prepare(row, replies, done)
 
-    async def _hold(self, row: OutboxMessage, held: Hold, done: int) -> None:
+    async def _hold(self, row: OutboxMessage, held: Hold) -> None:
         if held.payload_changes:
             await self.store.outbox.requeue(
                 message_id=row.id, payload=row.payload | held.payload_changes, now=self.clock.now()
             )
             log.info("outbox row %s queued again: %s", row.id, held.reason)
             return
-        await self._keep_progress(row, done)
         await self.store.outbox.hold(message_id=row.id, reason=held.reason)
         log.warning("outbox row %s (%s) held: %s", row.id, row.kind, held.reason)
-
-    async def _keep_progress(self, row: OutboxMessage, done: int) -> None:
-        if done:
-            await self.store.outbox.mark_progress(message_id=row.id, parts_done=done)
 
     async def _postpone(
         self, row: OutboxMessage, why: str, pause: timedelta, *, count: bool
@@ -218,7 +252,9 @@ class OutboxDispatcher:
         error = f"{type(exc).__name__}: {exc}"[:500]
         if row.attempts + 1 >= self.max_attempts:
             log.warning("outbox row %s failed for good: %s", row.id, type(exc).__name__)
-            await self.store.outbox.mark_failed(message_id=row.id, error=error)
+            await self.store.outbox.mark_failed(
+                message_id=row.id, error=error, scrub=is_secret(row)
+            )
             return
         pause = timedelta(seconds=min(5 * 2**row.attempts, 3600))
         log.info("outbox row %s: %s, retry in %s", row.id, type(exc).__name__, pause)

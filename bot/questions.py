@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.complaints import OperatorRef
+from bot.complaints import OperatorRef, group_message
 from bot.dialogs.events import Option, Reply
-from bot.i18n import I18n, Texts
+from bot.i18n import LANGUAGE_NAMES, I18n, Texts
 from bot.storage.models import Citizen, NewOutboxMessage, Question
 from bot.storage.store import Store
 
@@ -81,7 +81,7 @@ class QuestionService:
         _ = t.gettext
         text = _("❓ Question {number} ({language}), {date}").format(
             number=question.number,
-            language=question.locale,
+            language=LANGUAGE_NAMES.get(question.locale, question.locale),
             date=t.datetime(question.created_at),
         )
         return Reply(
@@ -89,8 +89,17 @@ class QuestionService:
             options=(Option(f"q:answer:{question.id}", _("💬 Answer")),),
         )
 
-    async def answer(self, question_id: int, text: str, operator: OperatorRef) -> AnswerResult:
-        """Record the answer and queue it for the citizen, once."""
+    async def answer(
+        self,
+        question_id: int,
+        text: str,
+        operator: OperatorRef,
+        *,
+        group: str | None = None,
+        dedupe: str | None = None,
+    ) -> AnswerResult:
+        """Record the answer and queue it for the citizen, once; with `group`, the operator
+        group's note about it in the same transaction."""
         question = await self.store.questions.get(question_id=question_id)
         if question is None:
             return AnswerResult(False, None, "not_found")
@@ -99,6 +108,9 @@ class QuestionService:
             return AnswerResult(False, question, "needs_text")
         citizen = await self.store.citizens.get(citizen_id=question.citizen_id)
         notice = [self._answer_notice(question, text, citizen)] if citizen else []
+        if group is not None:
+            note = Reply(text=self.answered_note(question, operator))
+            notice.append(group_message(group, "group_note", [note], dedupe))
         ok = await self.store.questions.answer(
             question_id=question.id,
             answer=text,

@@ -123,8 +123,8 @@ async def file_complaint(
     await chat.press("cat:lighting")
     await chat.text(description)
     await chat.text("ул. Ленина, 12")
-    for _ in range(photos):
-        await chat.photo()
+    for n in range(photos):  # different pictures: the same one twice is kept once
+        await chat.photo(image_attachment(jpeg_bytes(width=40 + n)))
     await chat.press("photos:done")
     if anonymous:
         await chat.press("id:anon")

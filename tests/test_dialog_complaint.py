@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.app import build_app
 from bot.complaints import hash_receipt
 from bot.dialogs.states import State
-from tests.conftest import Chat, file_complaint, make_settings, start_in
+from bot.storage.check_attempts import lock_end
+from tests.conftest import (
+    Chat,
+    file_complaint,
+    image_attachment,
+    jpeg_bytes,
+    make_settings,
+    start_in,
+)
 
 
 async def test_new_citizen_is_asked_for_language_first(chat):
@@ -31,7 +42,16 @@ async def test_language_choice_is_stored_and_used(app, chat):
 
 
 async def test_anonymous_complaint_end_to_end(app, chat, clock):
-    replies = await file_complaint(chat, anonymous=True, photos=2)
+    await start_in(chat)
+    await chat.press("menu:complaint")
+    await chat.press("cat:lighting")
+    await chat.text("Возле школы №5 уже неделю не горят фонари")
+    await chat.text("ул. Ленина, 12")
+    for color in ("red", "blue"):  # two different photos (the same one twice is kept once)
+        await chat.photo(image_attachment(jpeg_bytes(color=color)))
+    await chat.press("photos:done")
+    await chat.press("id:anon")
+    replies = await chat.press("confirm:yes")
     text = "\n".join(r.text for r in replies)
     number = re.search(r"\b(\d{2}-\d{5})\b", text).group(1)
     code = re.search(r"\b([2-9A-Z]{4}-[2-9A-Z]{4})\b", text).group(1)
@@ -174,15 +194,102 @@ async def test_wrong_codes_lock_checking_for_a_while(app, chat, clock):
         await chat.press("menu:check")
         await chat.text("26-00001")
         await chat.text("AAAA-AAAA")
+    assert "15" in chat.said  # the fifth wrong code locks at once, and says so
     await chat.press("menu:check")
-    await chat.text("26-00001")
-    await chat.text("AAAA-AAAA")
-    assert "15" in chat.said
+    await chat.text("26-00001")  # refused at the number: no code is even asked for
+    assert "15" in chat.said and chat.options[0] == "menu:complaint"
     clock.advance(minutes=16)
     await chat.press("menu:check")
     await chat.text("26-00001")
     await chat.text("AAAA-AAAA")
     assert "15" not in chat.said
+
+
+async def wrong_code(chat: Chat, number: str) -> str:
+    await chat.press("menu:check")
+    await chat.text(number)
+    if chat.options == ["nav:cancel"]:  # asked for the code
+        await chat.text("AAAA-AAAA")
+    return chat.said
+
+
+def receipt_of(replies) -> str:
+    text = "\n".join(r.text for r in replies)
+    return re.search(r"\b([2-9A-Z]{4}-[2-9A-Z]{4})\b", text).group(1)
+
+
+@pytest.mark.parametrize("locale", ["ky", "ru"])
+async def test_lockout_counts_a_number_across_citizens(app, clock, locale):
+    owner = Chat(app.engine, user_key="1")
+    code = receipt_of(await file_complaint(owner, locale=locale))
+    for user in ("2", "3", "4", "5", "6"):  # one wrong guess each, from five chats
+        guesser = Chat(app.engine, user_key=user)
+        await start_in(guesser, locale)
+        await wrong_code(guesser, "26-00001")
+    paused = app.i18n.texts(locale).gettext(NUMBER_PAUSED).format(minutes=15)
+    owner_again = Chat(app.engine, user_key="7")  # even the right code waits now
+    await start_in(owner_again, locale)
+    await owner_again.press("menu:check")
+    await owner_again.text("26-00001")
+    assert paused in owner_again.said and "26-00001" not in owner_again.said
+    clock.advance(minutes=15, seconds=1)
+    await owner_again.press("menu:check")
+    await owner_again.text("26-00001")
+    await owner_again.text(code)
+    assert "26-00001" in owner_again.said  # the status report
+
+
+@pytest.mark.parametrize("locale", ["ky", "ru"])
+async def test_own_success_does_not_reset_the_count(app, locale):
+    mine = Chat(app.engine, user_key="1")
+    my_code = receipt_of(await file_complaint(mine, locale=locale))
+    await file_complaint(Chat(app.engine, user_key="2"), locale=locale)  # 26-00002
+    for attempt in range(5):
+        await wrong_code(mine, "26-00002")
+        if attempt < 4:  # a check of my own complaint between the guesses
+            await mine.press("menu:check")
+            await mine.text("26-00001")
+            await mine.text(my_code)
+            assert "26-00001" in mine.said
+    texts = app.i18n.texts(locale)
+    locked = texts.gettext("Too many wrong attempts. Please try again in {minutes} minutes.")
+    assert locked.format(minutes=15) in mine.said
+    await mine.press("menu:check")
+    await mine.text("26-00001")  # the citizen is locked on every number, their own too
+    assert locked.format(minutes=15) in mine.said
+
+
+async def test_lockout_counts_a_citizen_across_numbers(app, clock):
+    await file_complaint(Chat(app.engine, user_key="1"))
+    guesser = Chat(app.engine, user_key="2")
+    await start_in(guesser)
+    for n in range(2, 7):  # five different numbers, one guess each
+        await wrong_code(guesser, f"26-0000{n}")
+    assert "15" in guesser.said
+    await guesser.press("menu:check")
+    await guesser.text("26-00001")
+    assert "15" in guesser.said and guesser.options[0] == "menu:complaint"
+    clock.advance(minutes=10)
+    await guesser.press("menu:check")
+    await guesser.text("26-00001")
+    locked = app.i18n.texts("ru").gettext(
+        "Too many wrong attempts. Please try again in {minutes} minutes."
+    )
+    assert locked.format(minutes=5) in guesser.said  # the minutes left, not always 15
+    other = Chat(app.engine, user_key="3")  # somebody else is not locked out by it
+    await start_in(other)
+    await other.press("menu:check")
+    await other.text("26-00001")
+    assert other.options == ["nav:cancel"]
+
+
+def test_lock_end_needs_the_failures_within_the_window():
+    t0 = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
+    spread = [t0 + timedelta(minutes=4 * i) for i in range(5)]  # 16 minutes apart end to end
+    window, lock = timedelta(minutes=15), timedelta(minutes=15)
+    assert lock_end(spread, limit=5, window=window, lock=lock) is None
+    close = [t0 + timedelta(minutes=3 * i) for i in range(5)]
+    assert lock_end(close, limit=5, window=window, lock=lock) == close[-1] + lock
 
 
 async def test_registration_numbers_are_unique_and_sequential(app):
@@ -212,3 +319,10 @@ async def test_status_notice_uses_the_language_chosen_later(app, chat):
     text = notice.payload["replies"][0]["text"]
     assert "аткарылууда" in text and "в работе" not in text
     assert notice.recipient == "700" and notice.channel == "telegram"
+
+
+NUMBER_PAUSED = (
+    "Too many wrong codes were typed for this complaint, so checking it is paused for "
+    '{minutes} minutes. If it is your complaint, you can see it under "My complaints" in the '
+    "chat you filed it from."
+)

@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from bot.app import build_app
 from bot.complaints import OperatorRef
 from bot.dialogs.faq_flow import PAGE_SIZE
@@ -76,6 +78,88 @@ async def test_small_talk_at_the_menu_is_not_sent_to_the_faq(app, chat):
     await start_in(chat, "ru")
     await chat.text("спасибо")
     assert chat.options[0] == "menu:complaint"
+
+
+@pytest.mark.parametrize(
+    ("locale", "typed", "answer"),
+    [
+        ("ky", "рахмат", "Эч нерсе эмес!"),
+        ("ru", "спасибо большое", "Рады помочь"),
+        ("ru", "spasibo bolshoe", "Рады помочь"),
+        ("ky", "салам", "Саламатсызбы!"),
+        ("ru", "привет как дела", "Здравствуйте!"),
+        ("ky", "аба ырайы кандай", "муниципалитеттин иштери боюнча гана"),
+        ("ru", "какая погода завтра", "только с делами муниципалитета"),
+    ],
+)
+async def test_small_talk_at_the_menu_gets_a_kind_answer_and_the_menu(
+    app, chat, locale, typed, answer
+):
+    await start_in(chat, locale)
+    await chat.text(typed)
+    assert answer in chat.said
+    assert chat.options[0] == "menu:complaint"
+    assert not [o for o in chat.options if o.startswith("faq:")]
+
+
+@pytest.mark.parametrize(
+    ("locale", "typed", "answer"),
+    [("ky", "чоң рахмат сизге", "Эч нерсе эмес!"), ("ru", "добрый вечер", "Здравствуйте!")],
+)
+async def test_small_talk_in_the_faq_search_gets_a_kind_answer_and_the_menu(
+    app, chat, locale, typed, answer
+):
+    await start_in(chat, locale)
+    await chat.press("menu:faq")
+    await chat.text(typed)
+    assert answer in chat.said and chat.options[0] == "menu:complaint"
+    assert not [o for o in chat.options if o.startswith("faq:entry:")]
+    assert await app.store.questions.open() == []
+
+
+@pytest.mark.parametrize(
+    ("locale", "typed", "offer"),
+    [
+        ("ky", "суу жок", "даттануу бере аласыз"),
+        ("ky", "жарык жок 3 күн", "даттануу бере аласыз"),
+        ("ru", "свет не горит третий день", "подать о ней жалобу"),
+        ("ru", "мусор не вывозят", "подать о ней жалобу"),
+    ],
+)
+async def test_a_problem_stated_at_the_menu_is_offered_as_a_complaint(
+    app, chat, locale, typed, offer
+):
+    await start_in(chat, locale)
+    await chat.text(typed)
+    assert offer in chat.said and chat.options[0] == "faq:complain"
+    await chat.press("faq:complain")
+    assert chat.options and all(o.startswith("cat:") or o.startswith("nav:") for o in chat.options)
+    assert any(o.startswith("cat:") for o in chat.options)  # the complaint dialog has begun
+
+
+@pytest.mark.parametrize(
+    ("locale", "typed", "more"),
+    [
+        ("ru", "нет питьевой воды в селе куда обращаться", "помогут и эти ответы"),
+        ("ky", "айылда ичкенге суу жок кайда кайрылам", "жардам бериши мүмкүн"),
+    ],
+)
+async def test_a_problem_with_entries_offers_the_complaint_first_then_the_entries(
+    app, chat, locale, typed, more
+):
+    await start_in(chat, locale)
+    await chat.text(typed)
+    assert more in chat.said
+    assert chat.options[:2] == ["faq:complain", "faq:entry:municipality-duties"]
+    await chat.press("faq:entry:municipality-duties")
+    await chat.press("faq:back")
+    assert chat.options[0] == "faq:complain"  # back to the same offer
+
+
+async def test_a_question_at_the_menu_is_not_offered_as_a_complaint(app, chat):
+    await start_in(chat, "ky")
+    await chat.text("kantip aryz beremin")
+    assert chat.options[0] == "faq:entry:appeal-how" and "faq:complain" not in chat.options
 
 
 async def test_an_unanswered_question_goes_to_operators_and_the_answer_comes_back(app, chat):

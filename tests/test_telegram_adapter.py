@@ -6,9 +6,10 @@ import asyncio
 import io
 
 import pytest
+from aiohttp import web
 from PIL import Image
 
-from bot.__main__ import build_webhook_app
+from bot.handlers.telegram_inbox import TelegramInbox
 from tests.conftest import jpeg_bytes
 from tests.fakes.telegram_api import FakeTelegramAPI, callback_update, message_update
 from tests.telegram_harness import OPERATOR, OPERATOR_CHAT, TelegramHarness
@@ -34,6 +35,16 @@ def gps_jpeg() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", exif=exif)
     return buffer.getvalue()
+
+
+async def sent_message_id(app, kind: str) -> int:
+    """The Telegram message id the outbox recorded for the last row of `kind` it sent."""
+    row = await app.store.fetchone(
+        "SELECT d.provider_sid FROM outbox_deliveries d JOIN outbox o ON o.id = d.outbox_id"
+        " WHERE o.kind = ? ORDER BY o.id DESC LIMIT 1",
+        (kind,),
+    )
+    return int(row["provider_sid"].split(":")[1])
 
 
 async def press(tg, data: str, user: int = CITIZEN, chat: int | None = None):
@@ -116,8 +127,7 @@ async def test_operator_answer_is_relayed_to_the_citizen(tg, app):
     prompt = tg.api.calls_to("sendMessage", chat_id=OPERATOR_CHAT)[-1]
     assert prompt.params["reply_markup"].get("force_reply")
     update = message_update(OPERATOR, "Водопровод починили, вода есть.", chat_id=OPERATOR_CHAT)
-    row = await app.store.fetchone("SELECT message_id FROM operator_prompts")
-    sent_prompt = row["message_id"]
+    sent_prompt = await sent_message_id(app, "operator_prompt")
     update["message"]["reply_to_message"] = {
         "message_id": sent_prompt,
         "date": 0,
@@ -194,7 +204,7 @@ async def test_outbox_waits_on_429_and_marks_blocked_citizens(tg, app, clock):
     await app.outbox.run_once()
     citizen = await app.store.citizens.get(citizen_id=1)
     assert citizen.unreachable
-    assert (await app.store.outbox.list(status="failed"))[0].kind == "status_update"
+    assert (await app.store.outbox.list(status="unreachable"))[0].kind == "status_update"
 
 
 async def test_network_error_is_retried_without_duplicates(tg, app, clock):
@@ -213,7 +223,9 @@ async def test_network_error_is_retried_without_duplicates(tg, app, clock):
 async def test_forged_webhook_is_rejected(tg, app):
     from aiohttp.test_utils import TestClient, TestServer
 
-    web_app = build_webhook_app(tg.dispatcher, tg.bot, "s3cret", "https://example.org/tg")
+    inbox = TelegramInbox(app, tg.bot, tg.dispatcher)
+    web_app = web.Application()
+    web_app.add_routes([inbox.webhook_route("/tg", "s3cret")])
     async with TestClient(TestServer(web_app)) as client:
         forged = await client.post("/tg", json=message_update(CITIZEN, "/start") | {"update_id": 1})
         assert forged.status == 401
@@ -223,7 +235,7 @@ async def test_forged_webhook_is_rejected(tg, app):
             headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"},
         )
         assert good.status == 200
-    await asyncio.sleep(0.2)
+    await inbox.drain()
     assert tg.last_buttons(CITIZEN) == ["lang:ky", "lang:ru"]
 
 
@@ -239,12 +251,14 @@ async def test_receipt_survives_a_rate_limit_on_the_direct_reply(tg, app, clock)
     await press(tg, "id:anon")
     tg.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 3", retry_after=3)
     await press(tg, "confirm:yes")
-    [queued] = await app.store.outbox.list(kind="reply")
-    assert "26-00001" in queued.payload["replies"][0]["text"]
-    clock.advance(seconds=1)
+    [receipt] = await app.store.outbox.list(kind="receipt")
+    assert receipt.status == "pending" and receipt.payload["code"]
+    [menu] = await app.store.outbox.list(kind="reply", status="pending")  # waits behind it
+    clock.advance(seconds=4)
     await app.outbox.run_once()
-    assert "26-00001" in tg.texts_to(CITIZEN)[-2]  # the receipt, then the menu
-    [sent] = await app.store.outbox.list(kind="reply", status="sent")
+    texts = tg.texts_to(CITIZEN)
+    assert "26-00001" in texts[-2] and "Главное меню" in texts[-1]  # the receipt, then the menu
+    [sent] = await app.store.outbox.list(kind="receipt", status="sent")
     assert sent.payload == {}  # the receipt code is not kept once delivered
 
 
@@ -294,7 +308,7 @@ async def test_question_card_answer_and_reload_in_the_operator_group(tg, app):
     await press(tg, "q:answer:1", user=OPERATOR, chat=OPERATOR_CHAT)
     prompt = tg.api.calls_to("sendMessage", chat_id=OPERATOR_CHAT)[-1]
     assert prompt.params["reply_markup"].get("force_reply")
-    row = await app.store.fetchone("SELECT message_id FROM question_prompts")
+    row = {"message_id": await sent_message_id(app, "question_prompt")}
     update = message_update(OPERATOR, "Ремонт моста начнётся в мае.", chat_id=OPERATOR_CHAT)
     update["message"]["reply_to_message"] = {
         "message_id": row["message_id"],

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.complaints import (
     ANSWERED,
@@ -20,21 +21,23 @@ from bot.complaints import (
     STATUS_LABELS,
     ComplaintService,
     Draft,
+    issue_receipt,
     normalize_reg_number,
 )
 from bot.content import Content
 from bot.dialogs.events import Attachment, Incoming, Option, Reply
-from bot.dialogs.faq_flow import FAQ_PROMPTS, FAQ_STATES, FaqFlow
+from bot.dialogs.faq_flow import FAQ_PROMPTS, FAQ_STATES, FaqFlow, TypedText
 from bot.dialogs.guards import FloodGuard, KeyedLocks
+from bot.dialogs.inputs import clean_incoming, is_reg_number, parse_phone, valid_pin
 from bot.dialogs.matching import match_option
-from bot.dialogs.states import PHOTO_STATES, State
+from bot.dialogs.states import DRAFT_STATES, EDIT_STEP_STATES, PHOTO_STATES, State
 from bot.dialogs.subscription import SubscriptionFlow, subscription_word
 from bot.faq import FaqLibrary
 from bot.i18n import I18n, Texts
 from bot.media import NOT_AN_IMAGE, TOO_LARGE, ImageRejected, MediaStore
+from bot.outbound import replies_message
 from bot.questions import QuestionService
-from bot.storage.db import from_db, to_db
-from bot.storage.models import Citizen, Conversation, Photo
+from bot.storage.models import Citizen, Conversation, InboundRef, NewOutboxMessage, Photo, Step
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,10 +46,11 @@ MIN_DESCRIPTION = 10
 MAX_DESCRIPTION = 4000
 MAX_SHORT_TEXT = 300
 MAX_CHECK_FAILURES = 5
+RECEIPT_PREFIX = "receipt:new:"
+MAX_RECEIPT_BUTTONS = 5
 CHECK_LOCK_MINUTES = 15
+CHECK_WINDOW = timedelta(minutes=15)  # five failures within it lock checking
 TOUCH_EVERY = timedelta(minutes=1)
-_PHONE_CHARS = re.compile(r"[\s\-()]")
-_PHONE = re.compile(r"^\+?\d{9,15}$")
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2060\ufeff]")
 
 MENU_WORDS = {"menu", "меню", "баш меню", "главное меню", "/menu"}
@@ -68,6 +72,10 @@ class Turn:
     event: Incoming
     texts: Texts
     replies: list[Reply] = field(default_factory=list)
+    inbound: InboundRef | None = None
+    queue: bool = False  # replies also go to the outbox (a messenger, not the console)
+    now: datetime | None = None
+    committed: bool = False  # the step was written already (with a registration)
 
     def _(self, message: str) -> str:
         return self.texts.gettext(message)
@@ -129,22 +137,22 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
 
     # ----- entry point -----------------------------------------------------------------------
 
-    async def handle(self, event: Incoming) -> list[Reply]:
-        """Handle one event of one citizen; events of the same citizen run one at a time."""
+    async def handle(
+        self, event: Incoming, *, inbound: InboundRef | None = None, queue: bool = False
+    ) -> list[Reply]:
+        """Handle one event of one citizen; events of the same citizen run one at a time.
+
+        With `queue`, the replies are also queued in the outbox for the citizen's chat, in the
+        same transaction that saves the conversation and marks `inbound` (the journal entry the
+        event came from) handled: a crash leaves all of that or none of it, so an event is
+        applied once and its answer is never lost.
+        """
         key = (event.channel, event.user_key)
         verdict = self.flood.check(key)
         if verdict != "ok":
-            if verdict == "drop":
-                return []
-            texts = self.i18n.texts(self._known_locale.get(key, self.default_locale))
-            return [
-                Reply(
-                    text=texts.gettext(
-                        "You are sending messages very quickly. Please wait a few seconds: "
-                        "messages sent in the meantime are not processed."
-                    )
-                )
-            ]
+            replies = [] if verdict == "drop" else [self._slow_down(key)]
+            await self._finish_unsaved(event, replies, inbound, queue)
+            return replies
         async with self._locks.hold(key):
             now = self.clock.now()
             citizen, conv = await self.store.citizens.with_conversation(
@@ -154,18 +162,65 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
                 citizen = await self.store.citizens.touch(
                     channel=event.channel, user_key=event.user_key, now=now
                 )
+                # the citizen wrote: what waited for that (blocked bot, closed window) goes out
+                await self.store.outbox.release_for(citizen_id=citizen.id, now=now)
             if conv is None or conv.state not in State.__members__.values():
                 conv = Conversation(State.MENU if citizen.locale else State.LANGUAGE)
             turn = Turn(
-                citizen, conv, event, self.i18n.texts(citizen.locale or self.default_locale)
+                citizen,
+                conv,
+                event,
+                self.i18n.texts(citizen.locale or self.default_locale),
+                inbound=inbound,
+                queue=queue,
+                now=now,
             )
             await self._dispatch(turn)
-            self._remember_options(turn)
-            await self.store.conversations.save(citizen_id=citizen.id, conversation=conv, now=now)
+            if not turn.committed:
+                await self.store.conversations.commit_step(self._step(turn))
             self._known_locale[key] = turn.texts.locale
             return turn.replies
 
+    def _slow_down(self, key: tuple[str, str]) -> Reply:
+        texts = self.i18n.texts(self._known_locale.get(key, self.default_locale))
+        return Reply(
+            text=texts.gettext(
+                "You are sending messages very quickly. Please wait a few seconds: "
+                "messages sent in the meantime are not processed."
+            )
+        )
+
+    def _step(self, turn: Turn, *, secret: bool = False) -> Step:
+        """What the turn leaves behind: the conversation (with the options now valid), and,
+        when queued, its replies as one outbox row for the citizen's chat (`secret`: blanked
+        once delivered, beyond the usual)."""
+        self._remember_options(turn)
+        step = Step(turn.citizen.id, turn.conv, turn.now, inbound=turn.inbound)
+        if turn.queue and turn.replies:
+            row = self._reply_row(turn.event, turn.replies, turn.inbound, turn.citizen.id)
+            if secret:
+                row.payload["secret"] = True
+            step.messages.append(row)
+        return step
+
+    def _reply_row(self, event: Incoming, replies, inbound, citizen_id=None) -> NewOutboxMessage:
+        return replies_message(
+            channel=event.channel,
+            recipient=event.user_key,
+            citizen_id=citizen_id,
+            replies=list(replies),
+            kind="reply",
+            dedupe_key=f"reply:{inbound.channel}:{inbound.message_sid}" if inbound else None,
+        )
+
+    async def _finish_unsaved(self, event: Incoming, replies, inbound, queue: bool) -> None:
+        """An event refused before any conversation was touched (a flood): queue what it
+        answers and mark its journal entry handled."""
+        messages = [self._reply_row(event, replies, inbound)] if queue and replies else []
+        await self.store.outbox.add(messages=messages, now=self.clock.now(), inbound=inbound)
+
     async def _dispatch(self, turn: Turn) -> None:
+        turn.event = clean_incoming(turn.event)  # nothing unstorable reaches json or sqlite
         event = self._normalize(turn)
         turn.event = event
         if event.kind == "command":
@@ -179,6 +234,10 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
         elif event.kind == "option" and self._menu_button_from_before(turn):
             turn.go(State.MENU)
             await self._in_menu(turn)
+        elif event.kind == "option" and event.option_id.startswith(RECEIPT_PREFIX):
+            await self._new_receipt(turn)  # checked against the store, valid in any state
+        elif event.option_id == "confirm:yes" and turn.state != State.CONFIRM:
+            await self._confirm_again(turn)
         elif event.kind == "option" and event.option_id not in turn.conv.data.get("_offered", []):
             turn.say(turn._("That button belongs to an earlier message. Here is where we are now:"))
             await self._prompt(turn)
@@ -219,9 +278,11 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
     # ----- commands and navigation -----------------------------------------------------------
 
     async def _command(self, turn: Turn, text: str) -> None:
-        command = text.split()[0].split("@")[0].casefold()
+        command = (text.split() or [""])[0].split("@")[0].casefold()
         if turn.citizen.locale is None and command not in ("/language",):
             self._show_language(turn)
+            return
+        if command in _LEAVING_COMMANDS and self._ask_about_draft(turn, command):
             return
         match command:
             case "/start" | "/menu":
@@ -232,7 +293,7 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
                 self._show_language(turn)
             case "/help":
                 self._show_help(turn)
-                await self._to_menu(turn)
+                await self._back_to_step_or_menu(turn)
             case "/complaint" | "/new":
                 self._start_complaint(turn)
             case "/my" | "/mycomplaints":
@@ -247,13 +308,94 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
                 await self._subscription_word(turn, False)
             case _:
                 turn.say(turn._("I do not know this command. Please choose from the menu."))
-                await self._to_menu(turn)
+                await self._back_to_step_or_menu(turn)
+
+    async def _back_to_step_or_menu(self, turn: Turn) -> None:
+        """After a command that changes nothing: the same step of an unfinished complaint (its
+        draft kept), otherwise the main menu."""
+        if self._draft_step(turn) is not None:
+            await self._prompt(turn)
+        else:
+            await self._to_menu(turn)
+
+    def _draft_step(self, turn: Turn) -> State | None:
+        """The complaint step the citizen is at (or will return to), when a draft exists."""
+        data = turn.conv.data
+        if "draft" not in data:
+            return None
+        if turn.state in DRAFT_STATES:
+            return State(turn.state)
+        back = (
+            data.get("unfinished", {}).get("back")
+            if turn.state == State.UNFINISHED
+            else data.get("resume")
+            if turn.state == State.LANGUAGE
+            else None
+        )
+        return State(back) if back in DRAFT_STATES else None
+
+    def _ask_about_draft(self, turn: Turn, command: str) -> bool:
+        """Before a command leaves an unfinished complaint, ask whether to keep it.
+        True when asked (the command waits for the answer)."""
+        back = self._draft_step(turn)
+        if back is None:
+            return False
+        turn.conv.data["unfinished"] = {"back": back, "to": command}
+        turn.go(State.UNFINISHED)
+        turn.replies.append(self._prompt_unfinished(turn))
+        return True
+
+    def _prompt_unfinished(self, turn: Turn) -> Reply:
+        _ = turn._
+        return Reply(
+            text=_("You have an unfinished complaint. Do you want to continue it?"),
+            options=(
+                Option("draft:continue", _("▶️ Yes, continue the complaint")),
+                Option("draft:discard", _("🗑 No, discard it")),
+            ),
+        )
+
+    async def _in_unfinished(self, turn: Turn) -> None:
+        data = turn.conv.data
+        back = self._draft_step(turn)
+        match turn.event.option_id:
+            case "draft:continue" if back is not None:
+                data.pop("unfinished", None)
+                turn.go(back)
+                await self._prompt(turn)
+            case "draft:discard" | "draft:continue":  # (continue with nothing left to continue)
+                wanted = data.pop("unfinished", {}).get("to", "/menu")
+                for key in ("draft", "editing", "resume", "identity_before"):
+                    data.pop(key, None)
+                if turn.event.option_id == "draft:discard":
+                    turn.say(turn._("The unfinished complaint was discarded."))
+                turn.go(State.MENU)
+                await self._command(turn, wanted)
+            case _:
+                await self._reprompt(turn, turn._("Please choose with the buttons."))
 
     async def _navigate(self, turn: Turn, option_id: str) -> None:
         if option_id == "nav:cancel":
             await self._cancel(turn)
-        else:
+        elif option_id == "nav:summary":
+            await self._back_to_summary(turn)
+        elif not self._ask_about_draft(turn, "/menu"):  # "Main menu" of an older message
             await self._to_menu(turn)
+
+    async def _back_to_summary(self, turn: Turn) -> None:
+        """Leave a step opened from the summary unchanged (an identity half re-entered is
+        restored as it was)."""
+        data = turn.conv.data
+        draft = data.get("draft", {})
+        if turn.state not in EDIT_STEP_STATES or not data.get("editing"):
+            turn.say(turn._("That button belongs to an earlier message. Here is where we are now:"))
+            await self._prompt(turn)
+            return
+        if turn.state in _IDENTITY_STATES:
+            draft.update(data.get("identity_before", {}))
+        data.pop("editing", None)
+        turn.go(State.CONFIRM)
+        await self._prompt(turn)
 
     async def _cancel(self, turn: Turn) -> None:
         if turn.state != State.MENU and turn.state != State.LANGUAGE:
@@ -282,6 +424,13 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
         )
 
     def _show_language(self, turn: Turn) -> None:
+        """Ask for the language; from an unfinished complaint, come back to its step after."""
+        step = self._draft_step(turn)
+        if step is not None:
+            turn.conv.data["resume"] = step
+        else:
+            turn.conv.data.pop("resume", None)
+        turn.conv.data.pop("unfinished", None)
         turn.go(State.LANGUAGE)
         turn.replies.append(self._language_reply(turn))
 
@@ -296,18 +445,21 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
         )
 
     def _show_help(self, turn: Turn) -> None:
+        """Help and contacts: the configured phone lines (each with whose line it is), 112, the
+        reception schedule (HELP_PHONES_*, RECEPTION_SCHEDULE_*, shared with the FAQ)."""
         _ = turn._
-        turn.say(
-            _("This bot accepts complaints and reports to the municipality around the clock.")
-            + "\n\n"
-            + _("Trust phones: +996 (312) 62 41 40, 0800 800 55 10.")
-            + "\n"
-            + _("Call centre: 119.")
-            + "\n"
-            + _("In an emergency call 112: the bot is not an emergency service.")
-            + "\n\n"
-            + _("To check a complaint from another device, use its number and the receipt code.")
+        phones = self.faq.substitution("help_phones", turn.texts.locale)
+        schedule = self.faq.substitution("reception_schedule", turn.texts.locale)
+        parts = [_("This bot accepts complaints and reports to the municipality around the clock.")]
+        if phones:
+            parts.append(_("Phone numbers:") + "\n" + phones)
+        parts.append(_("In an emergency call 112: the bot is not an emergency service."))
+        if schedule:
+            parts.append(_("Personal reception of citizens:") + "\n" + schedule)
+        parts.append(
+            _("To check a complaint from another device, use its number and the receipt code.")
         )
+        turn.say("\n\n".join(parts))
 
     # ----- language and menu states ----------------------------------------------------------
 
@@ -325,7 +477,12 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
             if locale == "ru"
             else turn._("Language saved: Kyrgyz.")
         )
-        if turn.citizen.announcements is None:
+        resume = self._draft_step(turn)
+        turn.conv.data.pop("resume", None)
+        if resume is not None:  # the draft is kept: on with the complaint in the new language
+            turn.go(resume)
+            await self._prompt(turn)
+        elif turn.citizen.announcements is None:
             self._ask_subscription(turn)
         else:
             await self._to_menu(turn)
@@ -347,9 +504,9 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
                 self._start_faq(turn)
             case "menu:announcements":
                 self._ask_subscription(turn)
-            case _ if turn.event.kind == "text" and (found := self._menu_search(turn)) is not None:
-                # a question typed at the menu: look for it in the FAQ
-                await self._search_faq(turn, turn.event.text, found)
+            case _ if turn.event.kind == "text" and (read := self._menu_search(turn)) is not None:
+                # small talk, a stated problem or a question typed at the menu: the FAQ answers
+                await self._search_faq(turn, turn.event.text, read)
             case _ if turn.event.attachments:
                 turn.say(turn._("Photos can be attached to a complaint: start one from the menu."))
                 await self._to_menu(turn)
@@ -357,13 +514,15 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
                 turn.say(turn._("Please choose one of the options below."))
                 await self._to_menu(turn)
 
-    def _menu_search(self, turn: Turn) -> list | None:
-        """The FAQ entries for text typed at the menu, or None when it is not worth the FAQ:
-        it goes there when an entry fits it, or when it is long enough to be a question for the
-        operators; "hello, how are you" is neither."""
+    def _menu_search(self, turn: Turn) -> TypedText | None:
+        """Text typed at the menu, read for the FAQ, or None when the FAQ has nothing to say to
+        it. Small talk gets a kind answer, a stated problem ("суу жок") the offer to file it as
+        a complaint, a question the entries that fit, and a long text the offer to send it to
+        the operators; a stray word gets none of these."""
         typed = turn.event.text
-        found = self.catalog.search(typed, limit=3)
-        return found if found or len(typed.split()) >= 5 else None
+        read = self._read_typed(typed)
+        worth = read.small_talk or read.problem or read.found or len(typed.split()) >= 5
+        return read if worth else None
 
     # ----- prompts ---------------------------------------------------------------------------
 
@@ -372,8 +531,14 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
         prompt = _PROMPTS.get(turn.state)
         if prompt is None:
             await self._to_menu(turn)
-        else:
-            turn.replies.append(prompt(self, turn))
+            return
+        reply = prompt(self, turn)
+        if turn.state in EDIT_STEP_STATES and turn.conv.data.get("editing"):
+            # a step opened from the summary: back to it unchanged, besides "Cancel"
+            back = Option("nav:summary", turn._("⬅️ Back to the summary"))
+            options = [o for o in reply.options if o.id != "nav:cancel"]
+            reply = replace(reply, options=(*options, back, self._cancel_option(turn)))
+        turn.replies.append(reply)
 
     def _cancel_option(self, turn: Turn) -> Option:
         return Option("nav:cancel", turn._("✖ Cancel"))
@@ -405,18 +570,23 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
 
     def _prompt_photos(self, turn: Turn) -> Reply:
         _ = turn._
-        count = len(turn.draft.get("photos", []))
-        lines = [
-            _(
-                "You can attach up to {max} photos as evidence. Send them now, or press Done."
-            ).format(max=self.limits.max_photos)
-        ]
-        if count:
-            lines.append(
-                _("Photos attached: {count} of {max}.").format(
-                    count=count, max=self.limits.max_photos
-                )
-            )
+        count, most = len(turn.draft.get("photos", [])), self.limits.max_photos
+        counter = _("Photos attached: {count} of {max}.").format(count=count, max=most)
+        # a photo's own answer ("Photo 2 of 5 attached.") has just shown the count
+        answered = bool(turn.event.attachments) and count > 0
+        if count >= most:
+            lines = [] if answered else [counter]
+            lines.append(_("No more photos can be added. Press Done to go on."))
+        elif answered:
+            lines = [_("You can send another photo, or press Done.")]
+        else:
+            lines = [
+                _(
+                    "You can attach up to {max} photos as evidence. Send them now, or press Done."
+                ).format(max=most)
+            ]
+            if count:
+                lines.append(counter)
         options = [Option("photos:done", _("✅ Done"))]
         if count:
             options.append(Option("photos:clear", _("🗑 Remove the photos")))
@@ -510,7 +680,9 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
     # ----- the complaint flow ----------------------------------------------------------------
 
     def _start_complaint(self, turn: Turn) -> None:
-        turn.conv.data["draft"] = {"photos": []}
+        # the draft's id becomes the complaint's unique key: registered once, however often
+        # "Send" arrives
+        turn.conv.data["draft"] = {"photos": [], "id": secrets.token_hex(8)}
         turn.conv.data.pop("editing", None)
         turn.go(State.CATEGORY)
         turn.replies.append(self._prompt_category(turn))
@@ -557,8 +729,15 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
         event = turn.event
         if await self._took_photos(turn):
             return
-        if event.kind == "location" and event.latitude is not None:
-            turn.draft.update(latitude=event.latitude, longitude=event.longitude)
+        if event.kind == "location":
+            if not valid_pin(event.latitude, event.longitude):
+                hint = turn._(
+                    "I could not use this location: its coordinates are not valid. "
+                    "Please send the pin again, or type the address."
+                )
+                await self._reprompt(turn, hint)
+                return
+            turn.draft.update(latitude=float(event.latitude), longitude=float(event.longitude))
             turn.say(turn._("Location saved."))
         elif event.option_id == "place:skip":
             turn.draft.update(latitude=None, longitude=None, address=None)
@@ -580,6 +759,8 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
                 turn.draft["photos"] = []
                 turn.say(turn._("The photos were removed."))
                 await self._prompt(turn)
+            case _ if len(turn.draft.get("photos", [])) >= self.limits.max_photos:
+                await self._reprompt(turn, turn._("Please choose with the buttons."))
             case _:
                 await self._reprompt(turn, turn._("Send a photo, or press Done."))
 
@@ -606,14 +787,19 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
 
     async def _in_phone(self, turn: Turn) -> None:
         event = turn.event
-        if event.kind == "contact" and event.contact_phone:
-            phone = event.contact_phone
-        elif event.kind == "text" and _PHONE.match(_PHONE_CHARS.sub("", event.text)):
-            phone = _PHONE_CHARS.sub("", event.text)
-        else:
+        if event.kind == "contact" and not event.contact_is_own:
+            hint = turn._(
+                "This is someone else's contact, so I did not save it. Please share your own "
+                "number, or type the number at which you can be reached."
+            )
+            await self._reprompt(turn, hint)
+            return
+        typed = {"contact": event.contact_phone, "text": event.text}.get(event.kind)
+        phone = parse_phone(typed or "")
+        if phone is None:
             await self._reprompt(turn, turn._("That does not look like a phone number."))
             return
-        turn.draft["phone"] = normalize_phone(phone)
+        turn.draft["phone"] = phone
         turn.say(turn._("Phone number saved."))
         turn.go(State.CONTACT_ADDRESS)
         await self._prompt(turn)
@@ -648,7 +834,10 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
         if option == "edit:back":
             turn.go(State.CONFIRM)
         elif option in targets:
-            turn.conv.data["editing"] = True
+            data = turn.conv.data
+            data["editing"] = True
+            # "Back to the summary" from a half re-entered identity restores it as it was
+            data["identity_before"] = {key: turn.draft.get(key) for key in _IDENTITY_FIELDS}
             turn.go(targets[option])
         else:
             await self._reprompt(turn, turn._("Please choose with the buttons."))
@@ -656,39 +845,49 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
         await self._prompt(turn)
 
     async def _register(self, turn: Turn) -> None:
+        """Register the draft once: the complaint, the receipt, the operator card and this
+        turn's conversation and replies are written in one transaction, and the draft's id is
+        the complaint's unique key, so a "Send" that arrives twice registers nothing new."""
         draft = turn.draft
         if not draft.get("category") or not draft.get("description"):
             turn.say(turn._("Something is missing in the complaint. Let us start again."))
             self._start_complaint(turn)
             return
-        complaint, code = await self.complaints.register(
-            turn.citizen, _draft_from(draft), turn.texts.locale
-        )
-        log.info("complaint %s registered (%s)", complaint.reg_number, complaint.category)
-        _ = turn._
-        lines = [
-            _("Your complaint is registered."),
-            _("Registration number: {number}").format(number=complaint.reg_number),
-            _("Date: {date}").format(date=turn.texts.date(complaint.created_at)),
-            _("An answer is due by {date}.").format(date=turn.texts.date(complaint.due_at)),
-            "",
-            _("Receipt code: {code}").format(code=code),
-        ]
-        if complaint.is_anonymous:
-            lines.append(
-                _(
-                    "Write the number and the code down. With them you can check this report "
-                    "from any device. We keep only a fingerprint of the code, "
-                    "so nobody can restore it for you."
-                )
-            )
-        else:
-            lines.append(
-                _("With the number and this code you can check the complaint from any device.")
-            )
-        lines.append(_("You will get a message here every time the status changes."))
-        turn.say("\n".join(lines))
+        draft_key = draft.get("id") or secrets.token_hex(8)
+        complaint_draft = _draft_from(draft)
         await self._to_menu(turn)
+        turn.conv.data["registered"] = draft_key
+        complaint, code, created = await self.complaints.register(
+            turn.citizen,
+            complaint_draft,
+            turn.texts.locale,
+            draft_key=draft_key,
+            receipt_by_outbox=turn.queue,
+            step=self._step(turn),
+        )
+        if not created:
+            turn.replies[:0] = [Reply(text=self._already_registered(turn, complaint))]
+            return
+        log.info("complaint %s registered (%s)", complaint.reg_number, complaint.category)
+        turn.committed = True
+        receipt = self.complaints.receipt_text(turn.texts, complaint, code)
+        turn.replies[:0] = [Reply(text=receipt)]
+
+    async def _confirm_again(self, turn: Turn) -> None:
+        """A "Send" pressed again after the complaint was registered: say which one it is."""
+        draft_key = turn.conv.data.get("registered")
+        complaint = await self.store.complaints.by_draft(draft_key=draft_key) if draft_key else None
+        if complaint is None:
+            turn.say(turn._("That button belongs to an earlier message. Here is where we are now:"))
+        else:
+            turn.say(self._already_registered(turn, complaint))
+        await self._prompt(turn)
+
+    def _already_registered(self, turn: Turn, complaint) -> str:
+        return turn._(
+            "This complaint is already registered: No. {number}. The receipt code was sent "
+            "in this chat; if it did not arrive, ask for a new one in «My complaints»."
+        ).format(number=complaint.reg_number)
 
     def _summary(self, turn: Turn) -> str:
         _ = turn._
@@ -724,43 +923,51 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
         """Add the event's attachments to the draft. True when the event carried any."""
         if not turn.event.attachments:
             return False
+        added = False
         for attachment in turn.event.attachments:
-            turn.say(await self._add_photo(turn, attachment))
-        if prompt and turn.state != State.PHOTOS:
+            answer, ok = await self._add_photo(turn, attachment)
+            turn.say(answer)
+            added = added or ok
+        if prompt and added and turn.state != State.PHOTOS:
             turn.say(turn._("Photo noted. Now please continue:"))
         if prompt:
             await self._prompt(turn)
         return True
 
-    async def _add_photo(self, turn: Turn, attachment: Attachment) -> str:
+    async def _add_photo(self, turn: Turn, attachment: Attachment) -> tuple[str, bool]:
+        """Attach one photo to the draft: what to tell the citizen, and whether it was added."""
         _ = turn._
         photos = turn.draft.setdefault("photos", [])
         if attachment.kind != "image":
             return _(
                 "I can accept only photos (JPEG, PNG, WEBP and similar). Voice messages, videos, "
                 "stickers and documents cannot be attached; please describe them in words."
-            )
+            ), False
         if len(photos) >= self.limits.max_photos:
             return _("A complaint can have at most {max} photos; this one was not added.").format(
                 max=self.limits.max_photos
-            )
+            ), False
         if attachment.size and attachment.size > self.limits.max_photo_bytes:
-            return self._too_large(turn)
+            return self._too_large(turn), False
         try:
             stored = await self.media.save_photo(await attachment.fetch())
         except ImageRejected as rejected:
             if rejected.reason == TOO_LARGE:
-                return self._too_large(turn)
+                return self._too_large(turn), False
             if rejected.reason == NOT_AN_IMAGE:
-                return _("This file is not a photo I can read. Please send a JPEG or PNG picture.")
-            return _("This picture is too big in pixels. Please send a smaller photo.")
+                return _(
+                    "This file is not a photo I can read. Please send a JPEG or PNG picture."
+                ), False
+            return _("This picture is too big in pixels. Please send a smaller photo."), False
         except Exception:  # a download that failed must not end the dialog
             log.exception("photo download failed")
-            return _("I could not download this photo. Please try sending it again.")
+            return _("I could not download this photo. Please try sending it again."), False
+        if any(photo["sha256"] == stored.sha256 for photo in photos):
+            return _("This photo is already attached; it was not added again."), False
         photos.append({"sha256": stored.sha256, "path": stored.path})
         return _("Photo {count} of {max} attached.").format(
             count=len(photos), max=self.limits.max_photos
-        )
+        ), True
 
     def _too_large(self, turn: Turn) -> str:
         megabytes = self.limits.max_photo_bytes // (1024 * 1024)
@@ -830,18 +1037,61 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
                         status=_(STATUS_LABELS[complaint.status]),
                     )
                 )
-            turn.say("\n".join(lines))
+            lines += ["", _("Lost a receipt code? Ask for a new one: the old one stops working.")]
+            options = tuple(
+                Option(
+                    f"{RECEIPT_PREFIX}{c.id}",
+                    _("🔑 New code for No. {number}").format(number=c.reg_number),
+                )
+                for c in complaints[:MAX_RECEIPT_BUTTONS]
+            )
+            turn.say("\n".join(lines), options=options)
         await self._to_menu(turn)
+
+    async def _new_receipt(self, turn: Turn) -> None:
+        """A fresh receipt code for one of the citizen's own complaints, from any state; the
+        hash changes in the same transaction that queues the code (blanked once delivered)."""
+        raw_id = turn.event.option_id.removeprefix(RECEIPT_PREFIX)
+        complaint = None
+        if raw_id.isascii() and raw_id.isdigit():
+            complaint = await self.store.complaints.get(complaint_id=int(raw_id))
+        if complaint is None or complaint.citizen_id != turn.citizen.id:
+            turn.say(turn._("That button belongs to an earlier message. Here is where we are now:"))
+            await self._prompt(turn)
+            return
+        code, salt, digest = await issue_receipt()
+        turn.say(
+            turn._(
+                "New receipt code for complaint No. {number}: {code}\n"
+                "The previous code no longer works. Write this one down."
+            ).format(number=complaint.reg_number, code=code)
+        )
+        await self._prompt(turn)
+        step = self._step(turn, secret=True)
+        await self.store.complaints.replace_receipt(
+            complaint_id=complaint.id, salt=salt, digest=digest, step=step
+        )
+        turn.committed = True
 
     def _start_check(self, turn: Turn) -> None:
         turn.go(State.CHECK_NUMBER)
         turn.replies.append(self._prompt_check_number(turn))
 
     async def _in_check_number(self, turn: Turn) -> None:
-        text = await self._text_input(turn, 3, 40)
+        text = await self._text_input(turn, 1, 40)
         if text is None:
             return
-        turn.conv.data["check_number"] = normalize_reg_number(text)
+        number = normalize_reg_number(text)
+        if not is_reg_number(number):  # refused here, never counted as a failed try
+            hint = turn._(
+                "This is not a registration number. It looks like 26-00042: two digits, "
+                "a dash and the complaint's sequence number."
+            )
+            await self._reprompt(turn, hint)
+            return
+        if await self._check_locked(turn, number):
+            return
+        turn.conv.data["check_number"] = number
         turn.go(State.CHECK_CODE)
         await self._prompt(turn)
 
@@ -850,33 +1100,52 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
         if code is None:
             return
         data = turn.conv.data
-        locked_until = from_db(data.get("check_locked_until"))
-        now = self.clock.now()
-        if locked_until and locked_until > now:
-            turn.say(
-                turn._("Too many wrong attempts. Please try again in {minutes} minutes.").format(
-                    minutes=CHECK_LOCK_MINUTES
-                )
-            )
-            await self._to_menu(turn)
+        number = data.get("check_number", "")
+        if await self._check_locked(turn, number):
             return
-        complaint = await self.complaints.verify_receipt(data.get("check_number", ""), code)
+        complaint = await self.complaints.verify_receipt(number, code)
         if complaint is None:
-            failures = data.get("check_failures", 0) + 1
-            data["check_failures"] = failures
-            if failures >= MAX_CHECK_FAILURES:
-                data["check_failures"] = 0
-                data["check_locked_until"] = to_db(now + timedelta(minutes=CHECK_LOCK_MINUTES))
+            await self.store.check_attempts.record_failure(
+                reg_number=number, citizen_id=turn.citizen.id, now=self.clock.now()
+            )
             turn.say(
                 turn._(
                     "No complaint matches this number and code. Please check them and try again."
                 )
             )
-            await self._to_menu(turn)
+            if not await self._check_locked(turn, number):
+                await self._to_menu(turn)
             return
-        data.pop("check_failures", None)
         turn.say(await self._status_report(turn, complaint))
         await self._to_menu(turn)
+
+    async def _check_locked(self, turn: Turn, number: str) -> bool:
+        """Too many recent wrong codes for this number (from anyone) or from this citizen (on
+        any number): say so, go to the menu, and return True."""
+        now = self.clock.now()
+        number_lock, citizen_lock = await self.store.check_attempts.locked_until(
+            reg_number=number,
+            citizen_id=turn.citizen.id,
+            now=now,
+            limit=MAX_CHECK_FAILURES,
+            window=CHECK_WINDOW,
+            lock=timedelta(minutes=CHECK_LOCK_MINUTES),
+        )
+        until = max(filter(None, (number_lock, citizen_lock)), default=None)
+        if until is None:
+            return False
+        minutes = max(1, -(-int((until - now).total_seconds()) // 60))  # rounded up
+        if citizen_lock is not None:
+            text = turn._("Too many wrong attempts. Please try again in {minutes} minutes.")
+        else:
+            text = turn._(
+                "Too many wrong codes were typed for this complaint, so checking it is paused "
+                "for {minutes} minutes. If it is your complaint, you can see it under "
+                '"My complaints" in the chat you filed it from.'
+            )
+        turn.say(text.format(minutes=minutes))
+        await self._to_menu(turn)
+        return True
 
     async def _status_report(self, turn: Turn, complaint) -> str:
         _ = turn._
@@ -909,16 +1178,6 @@ def _touch_due(citizen: Citizen, now) -> bool:
     return last is None or now - last >= TOUCH_EVERY
 
 
-def normalize_phone(phone: str) -> str:
-    """International form: '0555 12-34-56' and '996555123456' both become '+996555123456'."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if phone.strip().startswith("+"):
-        return "+" + digits
-    if len(digits) == 10 and digits.startswith("0"):
-        return "+996" + digits[1:]
-    return "+" + digits
-
-
 def _as(event: Incoming, **changes) -> Incoming:
     return replace(event, **changes)
 
@@ -942,6 +1201,15 @@ def _draft_from(draft: dict) -> Draft:
     )
 
 
+# The identity part of a draft, and the steps that fill it in.
+_IDENTITY_FIELDS = ("anonymous", "full_name", "phone", "contact_address")
+_IDENTITY_STATES = frozenset({State.IDENTITY, State.NAME, State.PHONE, State.CONTACT_ADDRESS})
+# Commands that leave the current flow: from an unfinished complaint, ask before they do.
+_LEAVING_COMMANDS = frozenset(
+    {"/start", "/menu", "/complaint", "/new", "/my", "/mycomplaints", "/check", "/faq"}
+    | {"/questions", "/announcements", "/subscribe"}
+)
+
 # States where leaving loses nothing the citizen typed.
 _NO_DRAFT_STATES = frozenset({State.MENU, State.SUBSCRIBE, *FAQ_STATES})
 
@@ -958,6 +1226,7 @@ _HANDLERS = {
     State.CONTACT_ADDRESS: DialogEngine._in_contact_address,
     State.CONFIRM: DialogEngine._in_confirm,
     State.EDIT: DialogEngine._in_edit,
+    State.UNFINISHED: DialogEngine._in_unfinished,
     State.CHECK_NUMBER: DialogEngine._in_check_number,
     State.CHECK_CODE: DialogEngine._in_check_code,
     State.SUBSCRIBE: DialogEngine._in_subscribe,
@@ -975,6 +1244,7 @@ _PROMPTS = {
     State.CONTACT_ADDRESS: DialogEngine._prompt_contact_address,
     State.CONFIRM: DialogEngine._prompt_confirm,
     State.EDIT: DialogEngine._prompt_edit,
+    State.UNFINISHED: DialogEngine._prompt_unfinished,
     State.CHECK_NUMBER: DialogEngine._prompt_check_number,
     State.CHECK_CODE: DialogEngine._prompt_check_code,
     State.MENU: DialogEngine._menu_reply,

@@ -58,6 +58,8 @@ class Reply:
     ask_contact: str | None = None
     ask_location: str | None = None
     location: tuple[float, float] | None = None
+    reply_to: int | None = None  # the messenger's id of the message this one answers
+    force_reply: bool = False  # ask the reader to reply to this message (operators' prompts)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text}
@@ -71,6 +73,10 @@ class Reply:
             data["ask_location"] = self.ask_location
         if self.location:
             data["location"] = list(self.location)
+        if self.reply_to is not None:
+            data["reply_to"] = self.reply_to
+        if self.force_reply:
+            data["force_reply"] = True
         return data
 
     @classmethod
@@ -82,6 +88,8 @@ class Reply:
             ask_contact=data.get("ask_contact"),
             ask_location=data.get("ask_location"),
             location=tuple(data["location"]) if data.get("location") else None,
+            reply_to=data.get("reply_to"),
+            force_reply=bool(data.get("force_reply")),
         )
 
 

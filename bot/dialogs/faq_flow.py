@@ -3,6 +3,9 @@
 - Topics, then a topic's questions a page at a time (`PAGE_SIZE` per message), then an answer.
 - Anything typed in these states (or a question typed in the main menu) is searched in both
   languages; the best few entries are offered, with "none of these: ask the operators".
+- Thanks, greetings and other small talk get a short kind answer and the main menu, never
+  unrelated entries. A problem stated plainly ("суу жок", "свет не горит третий день") is offered
+  as a complaint to file, above any entries that fit.
 - When nothing fits, the citizen may send the question itself to the operators; it is stored
   with a number and the answer comes back in this chat.
 
@@ -11,6 +14,7 @@ Mixed into `DialogEngine`; the states are named in `states.py` like every other.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.dialogs.events import Option, Reply
@@ -18,12 +22,22 @@ from bot.dialogs.states import State
 
 if TYPE_CHECKING:
     from bot.dialogs.engine import Turn
-    from bot.faq import FaqCatalog, FaqLibrary
+    from bot.faq import FaqCatalog, FaqEntry, FaqLibrary
     from bot.questions import QuestionService
 
 PAGE_SIZE = 6
 MIN_QUERY_LETTERS = 3
 MAX_QUESTION = 1000
+
+
+@dataclass(frozen=True)
+class TypedText:
+    """Free text read for the FAQ: small talk ("thanks", "greeting", "chat") or None, whether it
+    states a problem to file as a complaint, and the entries that fit it."""
+
+    small_talk: str | None
+    problem: bool
+    found: list[FaqEntry]
 
 
 class FaqFlow:
@@ -97,6 +111,8 @@ class FaqFlow:
         locale = turn.texts.locale
         found = [self.catalog.entry(i) for i in self._faq(turn).get("results", [])]
         options = [Option(f"faq:entry:{e.id}", e.question(locale)) for e in found if e]
+        if self._faq(turn).get("problem"):
+            return self._prompt_faq_problem(turn, options)
         if not options:
             return self._prompt_faq_ask(turn)
         return Reply(
@@ -104,6 +120,25 @@ class FaqFlow:
             options=(
                 *options,
                 Option("faq:ask", _("✉ None of these: ask the operators")),
+                *self._faq_tail(turn),
+            ),
+        )
+
+    def _prompt_faq_problem(self, turn: Turn, entries: list[Option]) -> Reply:
+        """A problem stated plainly: file it as a complaint, or read the entries that fit."""
+        _ = turn._
+        text = _(
+            "This sounds like a problem the municipality should know about. You can file a "
+            "complaint about it: it gets a registration number and an answer within the legal "
+            "deadline."
+        )
+        if entries:
+            text += "\n\n" + _("These answers may help too:")
+        return Reply(
+            text=text,
+            options=(
+                Option("faq:complain", _("📝 File a complaint about this")),
+                *entries,
                 *self._faq_tail(turn),
             ),
         )
@@ -157,6 +192,9 @@ class FaqFlow:
             self._faq_go(turn, State.FAQ_ASK)
         elif option == "faq:send":
             await self._send_question(turn)
+        elif option == "faq:complain":
+            turn.conv.data.pop("faq", None)
+            self._start_complaint(turn)
         elif turn.event.kind == "text":
             await self._search_faq(turn, turn.event.text)
         else:
@@ -168,11 +206,24 @@ class FaqFlow:
             return turn._("Photos can be attached to a complaint: start one from the menu.")
         return turn._("Please choose one of the options below, or type your question.")
 
-    async def _search_faq(self, turn: Turn, typed: str, found: list | None = None) -> None:
-        """Offer the entries that fit the typed question, or offer to ask the operators.
-        `found`: the search already made for this text, if any."""
+    def _read_typed(self, text: str) -> TypedText:
+        """What free text is, for the FAQ: small talk, a stated problem, entries that fit."""
+        small_talk = self.catalog.small_talk(text)
+        if small_talk:
+            return TypedText(small_talk, False, [])
+        return TypedText(None, self.catalog.states_problem(text), self.catalog.search(text, 3))
+
+    async def _search_faq(self, turn: Turn, typed: str, read: TypedText | None = None) -> None:
+        """Answer small talk kindly; offer to file a stated problem as a complaint; offer the
+        entries that fit a question, or to ask the operators. `read`: the text already read."""
         _ = turn._
         text = " ".join(typed.split())
+        read = read if read is not None else self._read_typed(text[:MAX_QUESTION])
+        if read.small_talk:
+            turn.say(_small_talk_reply(turn, read.small_talk))
+            turn.conv.data.pop("faq", None)
+            await self._to_menu(turn)
+            return
         if sum(ch.isalpha() for ch in text) < MIN_QUERY_LETTERS:
             turn.say(_("Please type your question in a few words."))
             self._faq_go(turn, self._faq_state_or_topics(turn))
@@ -186,12 +237,10 @@ class FaqFlow:
             self._faq_go(turn, self._faq_state_or_topics(turn))
             return
         state = self._faq(turn)
-        state["query"] = text
-        if found is None:
-            found = self.catalog.search(text, limit=3)
-        state["results"] = [entry.id for entry in found]
-        state["back"] = State.FAQ_RESULTS
-        self._faq_go(turn, State.FAQ_RESULTS if state["results"] else State.FAQ_ASK)
+        state.update(query=text, problem=read.problem, back=State.FAQ_RESULTS)
+        state["results"] = [entry.id for entry in read.found]
+        shown = state["results"] or read.problem
+        self._faq_go(turn, State.FAQ_RESULTS if shown else State.FAQ_ASK)
 
     def _faq_state_or_topics(self, turn: Turn) -> State:
         return State(turn.state) if turn.state in FAQ_PROMPTS else State.FAQ_TOPICS
@@ -210,6 +259,19 @@ class FaqFlow:
             ).format(number=question.number)
         )
         await self._to_menu(turn)
+
+
+def _small_talk_reply(turn: Turn, kind: str) -> str:
+    """A short kind answer to thanks, a greeting or other small talk."""
+    _ = turn._
+    if kind == "thanks":
+        return _("You are welcome! Glad to help.")
+    if kind == "greeting":
+        return _("Hello! Choose what you need in the menu below, or type your question.")
+    return _(
+        "I can help only with the municipality's matters: complaints, their status and "
+        "questions about them. Choose what you need in the menu below."
+    )
 
 
 FAQ_PROMPTS = {

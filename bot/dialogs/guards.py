@@ -47,6 +47,8 @@ class FloodGuard:
     """A token bucket per citizen: `burst` messages at once, then `rate` per second.
 
     `check` answers "ok", "warn" (first refused message: tell the citizen once) or "drop".
+    The warning is given once per flood: the messages a refilled token lets through meanwhile
+    do not re-arm it; only a full bucket does (the citizen was quiet for `burst / rate` s).
     """
 
     def __init__(self, burst: int, rate: float, monotonic: Callable[[], float]) -> None:
@@ -61,9 +63,10 @@ class FloodGuard:
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
         bucket.updated = now
         self._buckets[key] = bucket
+        if bucket.tokens >= self.burst:
+            bucket.warned = False
         if bucket.tokens >= 1:
             bucket.tokens -= 1
-            bucket.warned = False
             self._forget_idle(now)
             return "ok"
         if bucket.warned:

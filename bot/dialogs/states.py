@@ -18,6 +18,7 @@ class State(StrEnum):
     CONTACT_ADDRESS = "complaint.contact_address"
     CONFIRM = "complaint.confirm"
     EDIT = "complaint.edit"
+    UNFINISHED = "complaint.unfinished"  # leave the draft? continue or discard
     # checking a complaint by number and receipt code
     CHECK_NUMBER = "check.number"
     CHECK_CODE = "check.code"
@@ -31,3 +32,21 @@ class State(StrEnum):
 
 # States in which a photo is added to the complaint being written.
 PHOTO_STATES = frozenset({State.DESCRIPTION, State.PLACE, State.PHOTOS})
+
+# States in which a complaint is being written: leaving them would lose the draft.
+DRAFT_STATES = frozenset(
+    {
+        State.CATEGORY,
+        State.DESCRIPTION,
+        State.PLACE,
+        State.PHOTOS,
+        State.IDENTITY,
+        State.NAME,
+        State.PHONE,
+        State.CONTACT_ADDRESS,
+        State.CONFIRM,
+        State.EDIT,
+    }
+)
+# Steps reached from the summary's "Change something": each offers "Back to the summary".
+EDIT_STEP_STATES = DRAFT_STATES - {State.CONFIRM, State.EDIT}

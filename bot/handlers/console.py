@@ -5,6 +5,7 @@ Type text, an option's number or label, or a command. Extra console commands:
   /location LAT LON    send a location pin
   /contact PHONE       share a phone number
   /op                  list open complaints, as an operator sees them
+  /op NUMBER           show one complaint's card, as the operator group gets it
   /op NUMBER ACTION [TEXT]   act as an operator: accept, forward, progress, answer TEXT, reject TEXT
   /op Q-ID answer TEXT answer a citizen's question (Q-ID as shown on its card)
   /op queue            what waits to be sent, and why
@@ -20,8 +21,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.complaints import OPEN_STATUSES, OperatorRef
+from bot.complaints import OPEN_STATUSES, OPERATOR_ACTIONS, OperatorRef, normalize_reg_number
 from bot.dialogs.events import Attachment, Incoming, Reply
+from bot.dialogs.inputs import clean_text
 from bot.media import sniff_image_type
 from bot.operator_tools import queue_report, reload_faq
 from bot.questions import parse_question_number
@@ -29,6 +31,7 @@ from bot.questions import parse_question_number
 CHANNEL = "console"
 OPERATORS = "operators"
 CONSOLE_OPERATOR = OperatorRef(id=0, name="console operator")
+ACTIONS_USAGE = "accept, forward, progress, answer TEXT, reject TEXT"
 
 
 def render(reply: Reply) -> str:
@@ -103,7 +106,7 @@ async def operator_command(app, line: str) -> str:
     words = line.split(maxsplit=3)
     if len(words) == 2 and words[1] in ("queue", "reload"):
         return await queue_report(app) if words[1] == "queue" else reload_faq(app)
-    if len(words) >= 3 and words[1].upper().startswith("Q"):
+    if len(words) >= 2 and words[1].upper().startswith("Q"):
         return await _answer_question(app, words)
     if len(words) == 1:
         rows = await app.store.complaints.open_due_before(
@@ -112,18 +115,29 @@ async def operator_command(app, line: str) -> str:
         if not rows:
             return "(no open complaints)"
         return "\n".join(f"{c.reg_number}  {c.status}  {c.category}" for c in rows)
-    if len(words) < 3:
-        return "usage: /op NUMBER accept|forward|progress|answer TEXT|reject TEXT"
+    complaint = await app.store.complaints.by_number(reg_number=normalize_reg_number(words[1]))
+    if complaint is None:
+        return f"no complaint with the number {words[1]} (they look like 26-00042)"
+    if len(words) == 2:
+        return render(app.complaints.operator_card(complaint))
+    action = words[2].casefold()
+    if action not in OPERATOR_ACTIONS:
+        return f"unknown action {words[2]!r}; use one of: {ACTIONS_USAGE}"
     note = words[3] if len(words) > 3 else None
-    result = await app.complaints.act_by_number(words[1], words[2], CONSOLE_OPERATOR, note)
+    result = await app.complaints.act_by_number(
+        complaint.reg_number, action, CONSOLE_OPERATOR, note
+    )
     if result.ok:
         return f"{result.complaint.reg_number}: {result.complaint.status}"
     return f"nothing changed ({result.reason})"
 
 
 async def _answer_question(app, words: list[str]) -> str:
-    question_id = parse_question_number(words[1])
-    if question_id is None or words[2] != "answer" or len(words) < 4:
+    try:
+        question_id = parse_question_number(words[1])
+    except ValueError:  # "Q-²": a digit that is not a number
+        question_id = None
+    if question_id is None or len(words) < 4 or words[2] != "answer":
         return "usage: /op Q-ID answer TEXT"
     result = await app.questions.answer(question_id, words[3], CONSOLE_OPERATOR)
     return f"Q-{question_id}: answered" if result.ok else f"nothing changed ({result.reason})"
@@ -132,7 +146,13 @@ async def _answer_question(app, words: list[str]) -> str:
 async def run_console(
     app, *, user: str = "local", stdin: TextIO = sys.stdin, out: TextIO = sys.stdout
 ) -> None:
-    """Read lines until EOF or /quit; every line goes through the dialog core."""
+    """Read lines until EOF or /quit; every line goes through the dialog core.
+
+    A terminal can deliver bytes that are not UTF-8 (a letter cut in half): they are read as
+    U+FFFD, and any lone surrogate left is replaced too, so nothing unstorable gets further."""
+    if hasattr(stdin, "reconfigure"):
+        stdin.reconfigure(errors="replace")
+    user = clean_text(user)
     app.outbox.add_channel(ConsoleChannel(out))
     out.write(__doc__.split("\n\n", 1)[1] + "\n")
     for reply in await app.engine.handle(
@@ -145,7 +165,7 @@ async def run_console(
         line = await asyncio.to_thread(stdin.readline)
         if not line or line.strip() == "/quit":
             break
-        line = line.rstrip("\n")
+        line = clean_text(line.rstrip("\n"))
         if not line.strip():
             continue
         if line.split()[0] == "/op":

@@ -1,9 +1,16 @@
 """Telegram adapter for operators: the buttons under complaint and question cards, replies
 with answers, and the group commands /help, /queue (what waits and why) and /reload (FAQ).
 
-Only operators may act: users listed in OPERATOR_IDS, or members of an operator group (asked of
-Telegram, remembered for five minutes). Anyone else is refused and nothing changes. A button
-pressed twice, or after another operator already moved the complaint on, changes nothing.
+Only operators may act, checked on every action: users listed in OPERATOR_IDS, or members of the
+operator group a complaint is routed to (asked of Telegram; a real answer is remembered for five
+minutes, a failed question is asked again; a `chat_member` update forgets it at once). Restricted
+members, people who left and strangers are refused and nothing changes. A button pressed twice, or
+after another operator already moved the complaint on, changes nothing.
+
+Everything the bot says in the group (change notes, prompts for a text, command answers) goes
+through the outbox, keyed to the operator's update: a crash or a 429 loses none of it and a
+redelivered update posts nothing twice. An operator's reply to a prompt is matched to the prompt
+through the messenger's id the outbox recorded when it sent it.
 """
 
 from __future__ import annotations
@@ -12,45 +19,61 @@ import logging
 import time
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, ForceReply, Message
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
-from bot.complaints import NEEDS_TEXT, OPERATOR_ACTIONS, OperatorRef
-from bot.handlers.telegram_render import inline_keyboard, split_text
+from bot.complaints import NEEDS_TEXT, OPERATOR_ACTIONS, OperatorRef, group_message
+from bot.dialogs.events import Reply
+from bot.handlers.telegram import answer_query
+from bot.handlers.telegram_render import inline_keyboard
 from bot.operator_tools import queue_report, reload_faq
-from bot.storage.models import OperatorPrompt
+from bot.storage.models import InboundRef
 
 log = logging.getLogger(__name__)
 MEMBER_STATUSES = {"creator", "administrator", "member"}
 MEMBERSHIP_TTL = 300.0
 MAX_ANSWER = 4000
+PROMPT_KINDS = ("operator_prompt", "question_prompt")
 
 
 class OperatorAuth:
-    """Decides whether a Telegram user may act as an operator."""
+    """Decides whether a Telegram user may act as an operator of a group."""
 
     def __init__(self, operator_ids: frozenset[int], operator_chats: set[int]) -> None:
         self.operator_ids = operator_ids
         self.operator_chats = operator_chats
-        self._cache: dict[int, tuple[bool, float]] = {}
+        self._cache: dict[tuple[int, int], tuple[bool, float]] = {}
 
-    async def allows(self, bot: Bot, user_id: int) -> bool:
+    async def allows(self, bot: Bot, user_id: int, chat_id: int | None = None) -> bool:
+        """True for OPERATOR_IDS, and for members of `chat_id` (of any operator group when
+        None) that is an operator group."""
         if user_id in self.operator_ids:
             return True
-        cached = self._cache.get(user_id)
+        chats = self.operator_chats if chat_id is None else {chat_id} & self.operator_chats
+        for chat in chats:
+            if await self._member(bot, chat, user_id):
+                return True
+        return False
+
+    def forget(self, chat_id: int, user_id: int) -> None:
+        """Membership changed (joined, left, restricted): ask Telegram again next time."""
+        self._cache.pop((chat_id, user_id), None)
+
+    async def _member(self, bot: Bot, chat_id: int, user_id: int) -> bool:
+        cached = self._cache.get((chat_id, user_id))
         if cached and time.monotonic() - cached[1] < MEMBERSHIP_TTL:
             return cached[0]
-        allowed = False
-        for chat_id in self.operator_chats:
-            try:
-                member = await bot.get_chat_member(chat_id, user_id)
-            except TelegramAPIError:
-                continue
-            if member.status in MEMBER_STATUSES or getattr(member, "is_member", False):
-                allowed = True
-                break
-        self._cache[user_id] = (allowed, time.monotonic())
+        try:
+            member = await bot.get_chat_member(chat_id, user_id)
+        except TelegramBadRequest:  # "user not found" and the like: a real "no"
+            allowed = False
+        except TelegramAPIError as exc:  # a server or network error says nothing: not cached
+            log.warning("operator check failed: %s", type(exc).__name__)
+            return False
+        else:
+            allowed = member.status in MEMBER_STATUSES
+        self._cache[(chat_id, user_id)] = (allowed, time.monotonic())
         return allowed
 
 
@@ -59,8 +82,14 @@ def _operator(user) -> OperatorRef:
     return OperatorRef(id=user.id, name=name)
 
 
+def _key(kind: str, inbound: InboundRef | None) -> str | None:
+    """A dedupe key for what handling one update queues (None outside the journal: tests)."""
+    return f"{kind}:{inbound.channel}:{inbound.message_sid}" if inbound else None
+
+
 def build_operator_router(app) -> Router:
-    """Callbacks `op:<action>:<id>` anywhere, and replies inside the operator groups."""
+    """Callbacks `op:<action>:<id>` and `q:answer:<id>` anywhere, replies and commands inside
+    the operator groups, and membership changes."""
     router = Router(name="operators")
     service = app.complaints
     chats = app.content.operator_chats(app.settings.operator_chat_id)
@@ -85,166 +114,190 @@ def build_operator_router(app) -> Router:
     def _(message: str) -> str:
         return service.operator_texts().gettext(message)
 
+    async def post(chat_id: int, kind: str, reply: Reply, inbound, **extra) -> None:
+        """Queue a message for the group (once per update) and send the group's queue now."""
+        message = group_message(str(chat_id), kind, [reply], _key(kind, inbound), **extra)
+        await app.store.outbox.add(messages=[message], now=app.clock.now())
+        await app.outbox.send_for("telegram", str(chat_id))
+
+    async def say(message: Message, text: str, inbound) -> None:
+        await post(message.chat.id, "group_note", Reply(text, reply_to=message.message_id), inbound)
+
+    @router.chat_member()
+    async def on_membership(update: ChatMemberUpdated) -> None:
+        auth.forget(update.chat.id, update.new_chat_member.user.id)
+
     @router.callback_query(operator_button)
-    async def on_action(query: CallbackQuery, bot: Bot) -> None:
-        if not await auth.allows(bot, query.from_user.id):
-            await query.answer(_("Only operators can change complaints."), show_alert=True)
-            return
+    async def on_action(query: CallbackQuery, bot: Bot, inbound: InboundRef | None = None) -> None:
         parts = (query.data or "").split(":")
         status = OPERATOR_ACTIONS.get(parts[1]) if len(parts) == 3 else None
-        if status is None or not parts[2].isdigit() or query.message is None:
-            await query.answer(_("This button is no longer valid."))
+        valid = status is not None and parts[2].isascii() and parts[2].isdigit()
+        complaint = await app.store.complaints.get(complaint_id=int(parts[2])) if valid else None
+        if complaint is None or query.message is None:
+            await answer_query(query, _("This button is no longer valid."))
             return
-        complaint_id = int(parts[2])
+        group = service.group_of(complaint)
+        chat_id = query.message.chat.id
+        if not await auth.allows(bot, query.from_user.id, int(group) if group else None):
+            await answer_query(query, _("Only operators can change complaints."), show_alert=True)
+            return
+        if group != str(chat_id):
+            await answer_query(query, _("This complaint belongs to another operator group."))
+            return
         if status in NEEDS_TEXT:
-            await _ask_for_text(query, bot, complaint_id, parts[1])
+            await _ask_for_text(query, complaint, parts[1], inbound)
             return
-        result = await service.apply(complaint_id, status, _operator(query.from_user))
+        result = await service.apply(
+            complaint.id,
+            status,
+            _operator(query.from_user),
+            group=str(chat_id),
+            dedupe=_key("note", inbound),
+        )
         if not result.ok:
-            await query.answer(_("Nothing changed: the complaint is already past this step."))
+            await answer_query(
+                query, _("Nothing changed: the complaint is already past this step.")
+            )
             return
-        await query.answer(_("Done."))
-        await _after_change(bot, query.message.chat.id, query.message.message_id, result)
+        await answer_query(query, _("Done."))
+        await _refresh_card(bot, chat_id, query.message.message_id, result.complaint)
+        await app.outbox.send_for("telegram", str(chat_id))
 
-    async def _ask_for_text(query: CallbackQuery, bot: Bot, complaint_id: int, action: str) -> None:
-        complaint = await app.store.complaints.get(complaint_id=complaint_id)
-        if complaint is None:
-            await query.answer(_("This button is no longer valid."))
-            return
-        question = (
-            _("Reply to this message with the answer for the citizen on complaint No. {number}.")
-            if action == "answer"
-            else _("Reply to this message with the reason for rejecting complaint No. {number}.")
-        ).format(number=complaint.reg_number)
-        prompt = await bot.send_message(
-            query.message.chat.id,
-            question,
-            reply_to_message_id=query.message.message_id,
-            reply_markup=ForceReply(selective=True),
-        )
-        await app.store.prompts.add(
-            prompt=OperatorPrompt(
-                chat_id=prompt.chat.id,
-                message_id=prompt.message_id,
-                complaint_id=complaint_id,
-                action=action,
-                operator_id=query.from_user.id,
-                card_message_id=query.message.message_id,
+    async def _ask_for_text(query: CallbackQuery, complaint, action: str, inbound) -> None:
+        questions = {
+            "answer": _(
+                "Reply to this message with the answer for the citizen on complaint No. {number}."
             ),
-            now=app.clock.now(),
+            "reject": _(
+                "Reply to this message with the reason for rejecting complaint No. {number}."
+            ),
+            "forward": _(
+                "Reply to this message with the competent body complaint No. {number} was "
+                "forwarded to (and, if you like, what happens next)."
+            ),
+        }
+        card_id = query.message.message_id
+        reply = Reply(
+            questions[action].format(number=complaint.reg_number),
+            reply_to=card_id,
+            force_reply=True,
         )
-        await query.answer()
+        await answer_query(query)
+        await post(
+            query.message.chat.id,
+            "operator_prompt",
+            reply,
+            inbound,
+            complaint_id=complaint.id,
+            action=action,
+            card_message_id=card_id,
+        )
 
-    async def _after_change(bot: Bot, chat_id: int, card_id: int | None, result) -> None:
-        complaint = result.complaint
-        if card_id is not None:
-            card = service.operator_card(complaint)
-            markup = inline_keyboard(card.options) if card.options else None
-            try:
-                await bot.edit_message_reply_markup(
-                    chat_id=chat_id, message_id=card_id, reply_markup=markup
-                )
-            except TelegramAPIError:
-                log.info("card buttons of complaint %s not refreshed", complaint.reg_number)
-        events = await app.store.complaints.events(complaint_id=complaint.id)
-        await bot.send_message(chat_id, service.change_note(complaint, events[-1]))
+    async def _refresh_card(bot: Bot, chat_id: int, card_id: int | None, complaint) -> None:
+        """Show only the steps still allowed under the card (best effort: an edit)."""
+        if card_id is None:
+            return
+        card = service.operator_card(complaint)
+        markup = inline_keyboard(card.options) if card.options else None
+        try:
+            await bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=card_id, reply_markup=markup
+            )
+        except TelegramAPIError:
+            log.info("card buttons of complaint %s not refreshed", complaint.reg_number)
 
     @router.callback_query(question_button)
-    async def on_question_button(query: CallbackQuery, bot: Bot) -> None:
-        if not await auth.allows(bot, query.from_user.id):
-            await query.answer(_("Only operators can change complaints."), show_alert=True)
+    async def on_question_button(
+        query: CallbackQuery, bot: Bot, inbound: InboundRef | None = None
+    ) -> None:
+        if query.message is None or not await auth.allows(
+            bot, query.from_user.id, query.message.chat.id
+        ):
+            await answer_query(query, _("Only operators can change complaints."), show_alert=True)
             return
         number = (query.data or "").removeprefix("q:answer:")
-        question = (
-            await app.store.questions.get(question_id=int(number)) if number.isdigit() else None
-        )
-        if question is None or query.message is None:
-            await query.answer(_("This button is no longer valid."))
+        valid = number.isascii() and number.isdigit()
+        question = await app.store.questions.get(question_id=int(number)) if valid else None
+        if question is None:
+            await answer_query(query, _("This button is no longer valid."))
             return
         if question.status != "open":
-            await query.answer(_("This question has already been answered."))
+            await answer_query(query, _("This question has already been answered."))
             return
-        prompt = await bot.send_message(
-            query.message.chat.id,
-            _("Reply to this message with the answer to question {number}.").format(
-                number=question.number
-            ),
-            reply_to_message_id=query.message.message_id,
-            reply_markup=ForceReply(selective=True),
+        await answer_query(query)
+        text = _("Reply to this message with the answer to question {number}.")
+        reply = Reply(
+            text.format(number=question.number),
+            reply_to=query.message.message_id,
+            force_reply=True,
         )
-        await app.store.questions.add_prompt(
-            chat_id=prompt.chat.id,
-            message_id=prompt.message_id,
-            question_id=question.id,
-            operator_id=query.from_user.id,
-            now=app.clock.now(),
+        await post(
+            query.message.chat.id, "question_prompt", reply, inbound, question_id=question.id
         )
-        await query.answer()
-
-    async def _answer_question(message: Message, bot: Bot, question_id: int) -> None:
-        if not await auth.allows(bot, message.from_user.id):
-            await message.reply(_("Only operators can change complaints."))
-            return
-        operator = _operator(message.from_user)
-        result = await app.questions.answer(question_id, message.text, operator)
-        if result.ok:
-            await message.reply(app.questions.answered_note(result.question, operator))
-        elif result.reason == "needs_text":
-            await message.reply(
-                _("The answer must be from 1 to {max} characters; it was not sent.").format(
-                    max=MAX_ANSWER
-                )
-            )
-        else:
-            await message.reply(_("This question has already been answered."))
 
     @router.message(reply_with_text)
-    async def on_reply(message: Message, bot: Bot) -> None:
-        replied_to = message.reply_to_message.message_id
-        prompt = await app.store.prompts.find(chat_id=message.chat.id, message_id=replied_to)
-        if prompt is None:
-            question_id = await app.store.questions.prompt_target(
-                chat_id=message.chat.id, message_id=replied_to
-            )
-            if question_id is not None:
-                await _answer_question(message, bot, question_id)
-            return
-        if not await auth.allows(bot, message.from_user.id):
-            await message.reply(_("Only operators can change complaints."))
+    async def on_reply(message: Message, bot: Bot, inbound: InboundRef | None = None) -> None:
+        sid = f"{message.chat.id}:{message.reply_to_message.message_id}"
+        prompt = await app.store.outbox.sent_as(provider_sid=sid)
+        if prompt is None or prompt.kind not in PROMPT_KINDS:
+            return  # operators talking among themselves
+        if not await auth.allows(bot, message.from_user.id, message.chat.id):
+            await say(message, _("Only operators can change complaints."), inbound)
             return
         text = message.text.strip()
         if not text or len(text) > MAX_ANSWER:
-            await message.reply(
-                _("The answer must be from 1 to {max} characters; it was not sent.").format(
-                    max=MAX_ANSWER
-                )
-            )
+            too_long = _("The answer must be from 1 to {max} characters; it was not sent.")
+            await say(message, too_long.format(max=MAX_ANSWER), inbound)
             return
-        status = OPERATOR_ACTIONS[prompt.action]
+        if prompt.kind == "question_prompt":
+            await _answer_question(message, prompt.payload["question_id"], text, inbound)
+            return
         result = await service.apply(
-            prompt.complaint_id, status, _operator(message.from_user), text
+            prompt.payload["complaint_id"],
+            OPERATOR_ACTIONS[prompt.payload["action"]],
+            _operator(message.from_user),
+            text,
+            group=str(message.chat.id),
+            dedupe=_key("note", inbound),
         )
         if not result.ok:
-            await message.reply(_("Nothing changed: the complaint is already past this step."))
+            await say(
+                message, _("Nothing changed: the complaint is already past this step."), inbound
+            )
             return
-        await app.store.prompts.remove(chat_id=prompt.chat_id, message_id=prompt.message_id)
-        await _after_change(bot, message.chat.id, prompt.card_message_id, result)
+        await _refresh_card(
+            bot, message.chat.id, prompt.payload.get("card_message_id"), result.complaint
+        )
+        await app.outbox.send_for("telegram", str(message.chat.id))
 
-    @router.message(Command("help", "start"))
-    async def on_help(message: Message) -> None:
-        for part in split_text(service.operator_help()):
-            await message.answer(part)
+    async def _answer_question(message: Message, question_id: int, text: str, inbound) -> None:
+        result = await app.questions.answer(
+            question_id,
+            text,
+            _operator(message.from_user),
+            group=str(message.chat.id),
+            dedupe=_key("note", inbound),
+        )
+        if result.ok:
+            await app.outbox.send_for("telegram", str(message.chat.id))
+        else:
+            await say(message, _("This question has already been answered."), inbound)
 
-    @router.message(Command("queue"))
-    async def on_queue(message: Message) -> None:
-        await message.answer(await queue_report(app))
-
-    @router.message(Command("reload"))
-    async def on_reload(message: Message, bot: Bot) -> None:
-        if not await auth.allows(bot, message.from_user.id):
-            await message.reply(_("Only operators can change complaints."))
+    @router.message(Command("help", "start", "queue", "reload"))
+    async def on_command(message: Message, bot: Bot, inbound: InboundRef | None = None) -> None:
+        if message.from_user is None or not await auth.allows(
+            bot, message.from_user.id, message.chat.id
+        ):
+            await say(message, _("Only operators can change complaints."), inbound)
             return
-        await message.reply(reload_faq(app))
+        command = (message.text or "").split()[0].split("@")[0].lstrip("/").casefold()
+        if command == "queue":
+            text = await queue_report(app)
+        elif command == "reload":
+            text = reload_faq(app)
+        else:
+            text = service.operator_help()
+        await say(message, text, inbound)
 
     @router.message()
     async def ignore_chatter(message: Message) -> None:

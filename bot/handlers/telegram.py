@@ -9,34 +9,52 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Dispatcher, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
 
-from bot.dialogs.events import Attachment, Incoming, Reply
-from bot.handlers.operators import build_operator_router
-from bot.outbound import RecipientGone, RetryLater, TransientError, replies_message
+from bot.dialogs.events import Attachment, Incoming
+from bot.media import NOT_AN_IMAGE, TOO_LARGE, ImageRejected
+from bot.storage.models import InboundRef
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
+DEFAULT_MAX_DOWNLOAD = 20 * 1024 * 1024  # what the Bot API lets a bot download at most
 
 
-def _downloader(bot: Bot, file_id: str):
+def _downloader(bot: Bot, file_id: str, max_bytes: int):
     async def fetch() -> bytes:
-        buffer = await bot.download(file_id)
-        return buffer.read()
+        return await download_capped(bot, file_id, max_bytes)
 
     return fetch
+
+
+async def download_capped(bot: Bot, file_id: str, max_bytes: int) -> bytes:
+    """A Telegram file's bytes, streamed and refused (`ImageRejected(TOO_LARGE)`) as soon as it
+    grows past `max_bytes`, whether or not Telegram told its size."""
+    file = await bot.get_file(file_id)
+    if (file.file_size or 0) > max_bytes or not file.file_path:
+        raise ImageRejected(TOO_LARGE if file.file_path else NOT_AN_IMAGE)
+    url = bot.session.api.file_url(bot.token, file.file_path)
+    data = bytearray()
+    async for chunk in bot.session.stream_content(url, chunk_size=64 * 1024):
+        data += chunk
+        if len(data) > max_bytes:
+            raise ImageRejected(TOO_LARGE)
+    return bytes(data)
 
 
 async def _not_downloadable() -> bytes:
     raise RuntimeError("this attachment is never downloaded")
 
 
-def message_to_incoming(message: Message, bot: Bot) -> Incoming:
+def message_to_incoming(
+    message: Message, bot: Bot, max_bytes: int = DEFAULT_MAX_DOWNLOAD
+) -> Incoming:
     """Translate a Telegram message into the core's neutral event."""
     base = {"channel": CHANNEL, "user_key": str(message.chat.id)}
     if message.from_user and message.from_user.language_code:
         base["language_hint"] = message.from_user.language_code
-    attachment = _attachment(message, bot)
+    attachment = _attachment(message, bot, max_bytes)
     if attachment is not None:
         kind = "photo" if attachment.kind == "image" else "file"
         return Incoming(kind=kind, text=message.caption or "", attachments=(attachment,), **base)
@@ -61,17 +79,17 @@ def message_to_incoming(message: Message, bot: Bot) -> Incoming:
     return Incoming(kind="text", text=text, **base)
 
 
-def _attachment(message: Message, bot: Bot) -> Attachment | None:
+def _attachment(message: Message, bot: Bot, max_bytes: int) -> Attachment | None:
     if message.photo:
         largest = message.photo[-1]
         return Attachment(
-            "image", _downloader(bot, largest.file_id), "image/jpeg", largest.file_size
+            "image", _downloader(bot, largest.file_id, max_bytes), "image/jpeg", largest.file_size
         )
     if message.document:
         doc = message.document
         mime = doc.mime_type or ""
         kind = "image" if mime.startswith("image/") else "document"
-        return Attachment(kind, _downloader(bot, doc.file_id), mime, doc.file_size)
+        return Attachment(kind, _downloader(bot, doc.file_id, max_bytes), mime, doc.file_size)
     for kind, field in (
         ("voice", "voice"),
         ("audio", "audio"),
@@ -85,27 +103,6 @@ def _attachment(message: Message, bot: Bot) -> Attachment | None:
     return None
 
 
-async def answer(app, chat_id: int, replies: list[Reply]) -> None:
-    """Send the core's replies now; what Telegram does not take right away goes to the outbox.
-
-    A rate limit or a network error must not cost the citizen a registration number or a
-    receipt code, so the unsent replies are queued and the outbox job delivers them.
-    """
-    channel = app.outbox.channels[CHANNEL]  # the same failure mapping as the outbox uses
-    for index, reply in enumerate(replies):
-        try:
-            await channel.deliver(str(chat_id), reply)
-        except (RetryLater, TransientError) as exc:
-            log.info("reply postponed to the outbox: %s", type(exc).__name__)
-            message = replies_message(
-                channel=CHANNEL, recipient=str(chat_id), replies=replies[index:], kind="reply"
-            )
-            await app.store.outbox.add(messages=[message], now=app.clock.now())
-            return
-        except RecipientGone:
-            return  # the citizen blocked the bot between writing and our answer
-
-
 async def _private_message(message: Message) -> bool:
     # async filters: aiogram runs synchronous ones (F.* included) in a worker thread
     return message.chat.type == "private"
@@ -116,17 +113,24 @@ async def _private_button(query: CallbackQuery) -> bool:
 
 
 def build_citizen_router(app) -> Router:
-    """Private chats: every message and every non-operator button goes to the dialog core."""
+    """Private chats: every message and every non-operator button goes to the dialog core.
+
+    The core queues the replies in the outbox in the same transaction that saves the
+    conversation and marks the update handled (`inbound`, given by the update journal); they
+    are then sent at once, in order, and retried by the outbox if Telegram refuses them.
+    """
     router = Router(name="citizens")
     router.message.filter(_private_message)
+    max_bytes = app.settings.max_photo_bytes
 
     @router.message()
-    async def on_message(message: Message, bot: Bot) -> None:
-        replies = await app.engine.handle(message_to_incoming(message, bot))
-        await answer(app, message.chat.id, replies)
+    async def on_message(message: Message, bot: Bot, inbound: InboundRef | None = None) -> None:
+        event = message_to_incoming(message, bot, max_bytes)
+        await app.engine.handle(event, inbound=inbound, queue=True)
+        await app.outbox.send_for(CHANNEL, str(message.chat.id))
 
     @router.callback_query(_private_button)
-    async def on_button(query: CallbackQuery) -> None:
+    async def on_button(query: CallbackQuery, inbound: InboundRef | None = None) -> None:
         chat_id = query.message.chat.id
         event = Incoming(
             channel=CHANNEL, user_key=str(chat_id), kind="option", option_id=query.data or ""
@@ -134,16 +138,27 @@ def build_citizen_router(app) -> Router:
         # Handle first, then answer the query: a message sent right after the press must not
         # reach the core before the press does.
         try:
-            replies = await app.engine.handle(event)
+            await app.engine.handle(event, inbound=inbound, queue=True)
         finally:
-            await query.answer()
-        await answer(app, chat_id, replies)
+            await answer_query(query)
+        await app.outbox.send_for(CHANNEL, str(chat_id))
 
     return router
 
 
+async def answer_query(query: CallbackQuery, text: str | None = None, **kwargs) -> None:
+    """Stop the button's spinner; a query too old to answer (handled after a restart) is no
+    reason to fail the update."""
+    try:
+        await query.answer(text, **kwargs)
+    except TelegramAPIError as exc:
+        log.info("callback query not answered: %s", type(exc).__name__)
+
+
 def build_dispatcher(app) -> Dispatcher:
     """A new Dispatcher with the operator router first, then the citizens' router."""
+    from bot.handlers.operators import build_operator_router
+
     dispatcher = Dispatcher()
     dispatcher.include_router(build_operator_router(app))
     dispatcher.include_router(build_citizen_router(app))

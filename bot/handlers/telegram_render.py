@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Literal
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -13,6 +15,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import (
+    ForceReply,
     FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -20,11 +23,13 @@ from aiogram.types import (
     KeyboardButton,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    ReplyParameters,
 )
 
 from bot.dialogs.events import Option, Reply
 from bot.media import MediaStore
 from bot.outbound import RecipientGone, RetryLater, TransientError
+from bot.storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -73,52 +78,115 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return parts
 
 
+@dataclass(frozen=True)
+class TelegramPart:
+    """One Bot API call: the unit by which the outbox records progress, so a retry never
+    repeats a call that Telegram already took."""
+
+    kind: Literal["photo", "album", "location", "text"]
+    text: str = ""
+    paths: tuple[str, ...] = ()
+    location: tuple[float, float] | None = None
+    markup: Reply | None = None  # the reply whose keyboard goes under this (last) text part
+    reply_to: int | None = None
+
+
+def telegram_parts(reply: Reply) -> list[TelegramPart]:
+    """A neutral reply as Bot API calls: photos, a pin, then its text cut to Telegram's limit,
+    the keyboard under the last piece."""
+    parts: list[TelegramPart] = []
+    if len(reply.photos) == 1:
+        parts.append(TelegramPart("photo", paths=reply.photos))
+    for start in range(0, len(reply.photos) if len(reply.photos) > 1 else 0, ALBUM_LIMIT):
+        parts.append(TelegramPart("album", paths=reply.photos[start : start + ALBUM_LIMIT]))
+    if reply.location:
+        parts.append(TelegramPart("location", location=reply.location))
+    if reply.text:
+        pieces = split_text(reply.text)
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            parts.append(
+                TelegramPart(
+                    "text",
+                    text=piece,
+                    markup=reply if last else None,
+                    reply_to=reply.reply_to if index == 0 else None,
+                )
+            )
+    return parts
+
+
+def _markup(reply: Reply | None):
+    if reply is None:
+        return None
+    if reply.force_reply:
+        return ForceReply(selective=True)
+    if reply.ask_contact or reply.ask_location:
+        return request_keyboard(reply)
+    if reply.options:
+        return inline_keyboard(reply.options)
+    return ReplyKeyboardRemove()
+
+
 class TelegramRenderer:
-    """Sends `Reply` objects to a Telegram chat with a real `Bot`."""
+    """Sends `Reply` objects to a Telegram chat with a real `Bot`, one call per part."""
 
     def __init__(self, bot: Bot, media: MediaStore) -> None:
         self.bot = bot
         self.media = media
 
     async def show(self, chat_id: int | str, reply: Reply) -> None:
-        if reply.photos:
-            await self._photos(chat_id, reply.photos)
-        if reply.location:
-            await self.bot.send_location(chat_id, *reply.location)
-        if not reply.text:
-            return
-        if reply.ask_contact or reply.ask_location:
-            markup = request_keyboard(reply)
-        elif reply.options:
-            markup = inline_keyboard(reply.options)
-        else:
-            markup = ReplyKeyboardRemove()
-        parts = split_text(reply.text)
-        for part in parts[:-1]:
-            await self.bot.send_message(chat_id, part)
-        await self.bot.send_message(chat_id, parts[-1], reply_markup=markup)
+        for part in telegram_parts(reply):
+            await self.send(chat_id, part)
 
-    async def _photos(self, chat_id: int | str, paths: tuple[str, ...]) -> None:
-        files = [FSInputFile(self.media.open_path(path)) for path in paths]
-        if len(files) == 1:
-            await self.bot.send_photo(chat_id, files[0])
-            return
-        for start in range(0, len(files), ALBUM_LIMIT):
-            album = [InputMediaPhoto(media=f) for f in files[start : start + ALBUM_LIMIT]]
-            await self.bot.send_media_group(chat_id, album)
+    async def send(self, chat_id: int | str, part: TelegramPart) -> int | None:
+        """Make the part's one call; returns the id of the (first) message it created."""
+        if part.kind == "photo":
+            file = FSInputFile(self.media.open_path(part.paths[0]))
+            return (await self.bot.send_photo(chat_id, file)).message_id
+        if part.kind == "album":
+            files = [FSInputFile(self.media.open_path(path)) for path in part.paths]
+            album = await self.bot.send_media_group(
+                chat_id, [InputMediaPhoto(media=f) for f in files]
+            )
+            return album[0].message_id if album else None
+        if part.kind == "location":
+            return (await self.bot.send_location(chat_id, *part.location)).message_id
+        reply_parameters = None
+        if part.reply_to is not None:
+            reply_parameters = ReplyParameters(
+                message_id=part.reply_to, allow_sending_without_reply=True
+            )
+        sent = await self.bot.send_message(
+            chat_id,
+            part.text,
+            reply_markup=_markup(part.markup),
+            reply_parameters=reply_parameters,
+        )
+        return sent.message_id
 
 
 class TelegramChannel:
-    """The outbound port's Telegram channel: maps Bot API failures to retry decisions."""
+    """The outbound port's Telegram channel: a row's replies become single Bot API calls, and
+    Bot API failures become the outbox's retry decisions."""
 
     name = "telegram"
 
     def __init__(self, renderer: TelegramRenderer) -> None:
         self.renderer = renderer
 
-    async def deliver(self, recipient: str, reply: Reply) -> None:
+    async def prepare(
+        self, row: OutboxMessage, replies: list[Reply], done: int
+    ) -> tuple[list[TelegramPart], int]:
+        return [part for reply in replies for part in telegram_parts(reply)], done
+
+    async def deliver(self, recipient: str, part: TelegramPart | Reply) -> str | None:
+        """Send one part (or a whole reply); returns "<chat>:<message id>" of what it sent."""
         try:
-            await self.renderer.show(int(recipient), reply)
+            if isinstance(part, Reply):
+                await self.renderer.show(int(recipient), part)
+                return None
+            message_id = await self.renderer.send(int(recipient), part)
         except TelegramRetryAfter as exc:
             raise RetryLater(exc.retry_after) from exc
         except TelegramForbiddenError as exc:
@@ -129,3 +197,4 @@ class TelegramChannel:
             raise
         except (TelegramNetworkError, TelegramServerError) as exc:
             raise TransientError(str(exc)) from exc
+        return None if message_id is None else f"{recipient}:{message_id}"

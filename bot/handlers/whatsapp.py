@@ -32,8 +32,8 @@ from bot.dialogs.events import Attachment, Incoming
 from bot.handlers.whatsapp_channel import CHANNEL, FORCE_TEMPLATE, OUTSIDE_WINDOW
 from bot.i18n import N_
 from bot.media import TOO_LARGE, ImageRejected
-from bot.outbound import replies_message
-from bot.storage.models import InboundMessage
+from bot.outbound import is_secret
+from bot.storage.models import InboundMessage, InboundRef
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ _WHATSAPP_FROM = re.compile(r"^whatsapp:\+[1-9]\d{6,14}$")
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 MAX_MEDIA = 10  # Twilio's own limit per message; more is refused as malformed
 MAX_BODY = 4096
+# Delivery statuses after which a message's text is no longer needed.
+FINAL_STATES = frozenset({"delivered", "read", "failed", "undelivered"})
 SMS_ONLY = N_("This number works only in WhatsApp. Please write to it there.")
 
 
@@ -103,9 +105,12 @@ class MediaFetcher:
 
 
 def to_incoming(params: Mapping[str, str], media: MediaFetcher) -> Incoming:
-    """A Twilio inbound message as a neutral event (From must already be validated)."""
+    """A Twilio inbound message as a neutral event (From must already be validated).
+
+    The body is passed whole: the core refuses an over-long text naming its real length. A pin
+    whose coordinates are not numbers stays a pin (NaN), for the core to refuse politely."""
     base = {"channel": CHANNEL, "user_key": params["From"].removeprefix("whatsapp:")}
-    body = params.get("Body", "")[:MAX_BODY]
+    body = params.get("Body", "")
     count = _media_count(params)
     if count:
         attachments = tuple(
@@ -118,9 +123,8 @@ def to_incoming(params: Mapping[str, str], media: MediaFetcher) -> Incoming:
         try:
             latitude, longitude = float(params["Latitude"]), float(params["Longitude"])
         except ValueError:
-            pass
-        else:
-            return Incoming(kind="location", latitude=latitude, longitude=longitude, **base)
+            latitude = longitude = float("nan")
+        return Incoming(kind="location", latitude=latitude, longitude=longitude, **base)
     if body.strip().startswith("/"):
         return Incoming(kind="command", text=body.strip(), **base)
     return Incoming(kind="text", text=body, **base)
@@ -156,34 +160,19 @@ class WhatsAppInbox:
         return len(pending)
 
     async def process(self, message: InboundMessage) -> None:
-        """Run the core on one message and queue its replies; never raises."""
+        """Run the core on one message; never raises. The conversation, the queued replies and
+        the journal entry marked handled are written in one transaction (by the core), so a
+        crash in between neither loses the message nor applies it twice."""
         app = self.app
+        inbound = InboundRef(CHANNEL, message.message_sid)
+        user_key = message.params.get("From", "").removeprefix("whatsapp:")
         try:
             event = to_incoming(message.params, self.media)
-            replies = await app.engine.handle(event)
-            citizen = await app.store.citizens.find(channel=CHANNEL, user_key=event.user_key)
-            if citizen is not None:
-                # the citizen wrote: the 24-hour window is open for what waited for it
-                await app.store.outbox.release_held(citizen_id=citizen.id, now=app.clock.now())
-            if replies and citizen is not None:
-                await app.store.outbox.add(
-                    messages=[
-                        replies_message(
-                            channel=CHANNEL,
-                            recipient=citizen.user_key,
-                            citizen_id=citizen.id,
-                            replies=replies,
-                            kind="reply",
-                            dedupe_key=f"whatsapp-reply:{message.message_sid}",
-                        )
-                    ],
-                    now=app.clock.now(),
-                )
+            await app.engine.handle(event, inbound=inbound, queue=True)
         except Exception:
             log.exception("WhatsApp message could not be handled")
-        finally:
             await app.store.inbound.mark_done(channel=CHANNEL, message_sid=message.message_sid)
-        await app.outbox.run_once()
+        await app.outbox.send_for(CHANNEL, user_key)
 
     async def drain(self) -> None:
         """Wait for the messages being handled (before the store is closed)."""
@@ -249,11 +238,16 @@ def build_whatsapp_routes(app, inbox: WhatsAppInbox) -> list[web.RouteDef]:
         row = await app.store.outbox.record_delivery(
             provider_sid=sid, status=state, error_code=error, now=app.clock.now()
         )
-        if row is not None and error == str(OUTSIDE_WINDOW) and row.status == "sent":
+        if row is None:
+            return _twiml()
+        if error == str(OUTSIDE_WINDOW) and row.status == "sent":
             # free text arrived after the window closed: send it again, as a template
             await app.store.outbox.requeue(
                 message_id=row.id, payload=row.payload | FORCE_TEMPLATE, now=app.clock.now()
             )
+        elif state in FINAL_STATES and is_secret(row):
+            # delivered, read, or lost for good: a receipt code is kept no longer
+            await app.store.outbox.scrub(message_id=row.id)
         return _twiml()
 
     return [

@@ -144,6 +144,8 @@ class WhatsAppChannel:
     """Sends outbox rows to WhatsApp citizens through Twilio."""
 
     name = CHANNEL
+    # "sent" is only Twilio's acceptance: a receipt code is blanked on the delivery callback
+    confirms_delivery_later = True
 
     def __init__(
         self,

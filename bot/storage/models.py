@@ -50,6 +50,31 @@ class Complaint:
     due_at: datetime
     updated_at: datetime
     photos: tuple[Photo, ...] = ()
+    forwarded_to: str | None = None
+
+
+@dataclass(frozen=True)
+class NewComplaint:
+    """A complaint to register; the store gives it a number and an id."""
+
+    year: int
+    citizen_id: int
+    category: str
+    description: str
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+    is_anonymous: bool
+    full_name: str | None
+    phone: str | None
+    contact_address: str | None
+    receipt_salt: bytes
+    receipt_hash: bytes
+    locale: str
+    status: str
+    due_at: datetime
+    photos: list[Photo] = field(default_factory=list)
+    draft_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +112,26 @@ class OutboxMessage:
     attempts: int
     last_error: str | None
     delivery_status: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundRef:
+    """The journal entry an event came from: marked handled in the step's own transaction."""
+
+    channel: str
+    message_sid: str
+
+
+@dataclass
+class Step:
+    """What one handled event leaves behind, written in one transaction: the conversation,
+    the messages to send, and the journal entry marked handled."""
+
+    citizen_id: int
+    conversation: Conversation
+    now: datetime
+    messages: list[NewOutboxMessage] = field(default_factory=list)
+    inbound: InboundRef | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.storage.check_attempts import CheckAttemptRepo
 from bot.storage.db import connect, from_db, to_db
 from bot.storage.models import (
     Citizen,
@@ -25,11 +26,14 @@ from bot.storage.models import (
     ComplaintEvent,
     Conversation,
     InboundMessage,
+    InboundRef,
+    NewComplaint,
     NewOutboxMessage,
     OperatorPrompt,
     OutboxMessage,
     Photo,
     Question,
+    Step,
 )
 
 
@@ -46,6 +50,7 @@ class Store:
         self.prompts = OperatorPromptRepo(self)
         self.inbound = InboundRepo(self)
         self.questions = QuestionRepo(self)
+        self.check_attempts = CheckAttemptRepo(self)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -99,6 +104,39 @@ async def _insert_outbox(
             to_db(now),
         ),
     )
+
+
+async def _save_conversation(
+    db: aiosqlite.Connection, citizen_id: int, conversation: Conversation, now: datetime
+) -> None:
+    await db.execute(
+        "INSERT INTO conversations (citizen_id, state, data, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (citizen_id) DO UPDATE SET state = excluded.state,"
+        " data = excluded.data, updated_at = excluded.updated_at",
+        (
+            citizen_id,
+            conversation.state,
+            json.dumps(conversation.data, ensure_ascii=False),
+            to_db(now),
+        ),
+    )
+
+
+async def _mark_inbound_done(db: aiosqlite.Connection, inbound: InboundRef) -> None:
+    await db.execute(
+        "UPDATE inbound_messages SET status = 'done', params = '{}'"
+        " WHERE channel = ? AND message_sid = ?",
+        (inbound.channel, inbound.message_sid),
+    )
+
+
+async def _apply_step(db: aiosqlite.Connection, step: Step) -> None:
+    """Write what one handled event leaves behind, inside the caller's transaction."""
+    await _save_conversation(db, step.citizen_id, step.conversation, step.now)
+    for message in step.messages:
+        await _insert_outbox(db, message, step.now)
+    if step.inbound is not None:
+        await _mark_inbound_done(db, step.inbound)
 
 
 def _from_row(cls, row: aiosqlite.Row, **converted: Any):
@@ -195,17 +233,19 @@ class ConversationRepo:
         return Conversation(row["state"], json.loads(row["data"])) if row else None
 
     async def save(self, *, citizen_id: int, conversation: Conversation, now: datetime) -> None:
-        await self._store.execute(
-            "INSERT INTO conversations (citizen_id, state, data, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (citizen_id) DO UPDATE SET state = excluded.state,"
-            " data = excluded.data, updated_at = excluded.updated_at",
-            (
-                citizen_id,
-                conversation.state,
-                json.dumps(conversation.data, ensure_ascii=False),
-                to_db(now),
-            ),
-        )
+        async with self._store.lock:
+            await _save_conversation(self._store.db, citizen_id, conversation, now)
+
+    async def commit_step(self, step: Step) -> None:
+        """Save the conversation, queue the step's messages and mark its journal entry handled,
+        all in one transaction: a crash leaves either all of it or none."""
+        if not step.messages and step.inbound is None:
+            await self.save(
+                citizen_id=step.citizen_id, conversation=step.conversation, now=step.now
+            )
+            return
+        async with self._store.transaction() as db:
+            await _apply_step(db, step)
 
 
 class ComplaintRepo:
@@ -214,78 +254,49 @@ class ComplaintRepo:
 
     async def create(
         self,
+        new: NewComplaint,
         *,
-        year: int,
-        citizen_id: int,
-        category: str,
-        description: str,
-        address: str | None,
-        latitude: float | None,
-        longitude: float | None,
-        is_anonymous: bool,
-        full_name: str | None,
-        phone: str | None,
-        contact_address: str | None,
-        receipt_salt: bytes,
-        receipt_hash: bytes,
-        locale: str,
-        status: str,
-        photos: list[Photo],
         now: datetime,
-        due_at: datetime,
         notify: Iterable[NewOutboxMessage] = (),
-    ) -> Complaint:
-        """Register a complaint with a new number, its photos, first event and notifications."""
+        step: Step | None = None,
+    ) -> tuple[Complaint, bool]:
+        """Register a complaint with a new number, its photos, first event and notifications.
+
+        Returns the complaint and True; or, when a complaint of the same `draft_key` exists
+        already (the same "Send" arrived twice), that complaint and False, changing nothing.
+        `step` (the citizen's conversation and replies) is written in the same transaction.
+        """
         async with self._store.transaction() as db:
-            async with db.execute(
-                "INSERT INTO reg_counters (year, value) VALUES (?, 1) ON CONFLICT (year)"
-                " DO UPDATE SET value = value + 1 RETURNING value",
-                (year,),
-            ) as cursor:
-                sequence = (await cursor.fetchone())[0]
-            reg_number = f"{year % 100:02d}-{sequence:05d}"
-            async with db.execute(
-                "INSERT INTO complaints (reg_number, citizen_id, category, description, address,"
-                " latitude, longitude, is_anonymous, full_name, phone, contact_address,"
-                " receipt_salt, receipt_hash, locale, status, created_at, due_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    reg_number,
-                    citizen_id,
-                    category,
-                    description,
-                    address,
-                    latitude,
-                    longitude,
-                    int(is_anonymous),
-                    full_name,
-                    phone,
-                    contact_address,
-                    receipt_salt,
-                    receipt_hash,
-                    locale,
-                    status,
-                    to_db(now),
-                    to_db(due_at),
-                    to_db(now),
-                ),
-            ) as cursor:
-                complaint_id = (await cursor.fetchone())[0]
-            await db.executemany(
-                "INSERT INTO complaint_photos (complaint_id, position, sha256, path)"
-                " VALUES (?, ?, ?, ?)",
-                [(complaint_id, i, p.sha256, p.path) for i, p in enumerate(photos)],
-            )
-            await db.execute(
-                "INSERT INTO complaint_events (complaint_id, old_status, new_status, actor,"
-                " created_at) VALUES (?, NULL, ?, 'citizen', ?)",
-                (complaint_id, status, to_db(now)),
-            )
-            for message in notify:
-                await _insert_outbox(db, _bind(message, complaint_id), now)
+            complaint_id = await _complaint_of_draft(db, new.draft_key)
+            created = complaint_id is None
+            if created:
+                complaint_id = await _insert_complaint(db, new, now)
+                for message in notify:
+                    await _insert_outbox(db, _bind(message, complaint_id), now)
+                if step is not None:
+                    step.messages = [_bind(m, complaint_id) for m in step.messages]
+                    await _apply_step(db, step)
         complaint = await self.get(complaint_id=complaint_id)
         assert complaint is not None
-        return complaint
+        return complaint, created
+
+    async def replace_receipt(
+        self, *, complaint_id: int, salt: bytes, digest: bytes, step: Step
+    ) -> None:
+        """A new receipt code's hash replaces the old one; `step` in the same transaction."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE complaints SET receipt_salt = ?, receipt_hash = ? WHERE id = ?",
+                (salt, digest, complaint_id),
+            )
+            step.messages = [_bind(m, complaint_id) for m in step.messages]
+            await _apply_step(db, step)
+
+    async def by_draft(self, *, draft_key: str) -> Complaint | None:
+        row = await self._store.fetchone(
+            "SELECT * FROM complaints WHERE draft_key = ?", (draft_key,)
+        )
+        return await self._with_photos(row) if row else None
 
     async def get(self, *, complaint_id: int) -> Complaint | None:
         row = await self._store.fetchone("SELECT * FROM complaints WHERE id = ?", (complaint_id,))
@@ -332,16 +343,19 @@ class ComplaintRepo:
         note: str | None,
         now: datetime,
         notify: Iterable[NewOutboxMessage] = (),
+        forwarded_to: str | None = None,
     ) -> bool:
-        """Move a complaint from `expected_status` to `new_status`, recording who, when and why.
+        """Move a complaint from `expected_status` to `new_status`, recording who, when and why
+        (and, when forwarded, to which body).
 
         Returns False (and changes nothing) when the status is no longer `expected_status`, so a
         repeated or stale operator button press is harmless.
         """
         async with self._store.transaction() as db:
             async with db.execute(
-                "UPDATE complaints SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
-                (new_status, to_db(now), complaint_id, expected_status),
+                "UPDATE complaints SET status = ?, updated_at = ?,"
+                " forwarded_to = COALESCE(?, forwarded_to) WHERE id = ? AND status = ?",
+                (new_status, to_db(now), forwarded_to, complaint_id, expected_status),
             ) as cursor:
                 if cursor.rowcount != 1:
                     return False
@@ -368,6 +382,60 @@ class ComplaintRepo:
             (row["id"],),
         )
         return _complaint(row, tuple(Photo(p["sha256"], p["path"]) for p in photos))
+
+
+async def _complaint_of_draft(db: aiosqlite.Connection, draft_key: str | None) -> int | None:
+    if draft_key is None:
+        return None
+    found = await db.execute_fetchall("SELECT id FROM complaints WHERE draft_key = ?", (draft_key,))
+    return found[0][0] if found else None
+
+
+async def _insert_complaint(db: aiosqlite.Connection, new: NewComplaint, now: datetime) -> int:
+    """The complaint's rows: a new number, the complaint, its photos, its first event."""
+    async with db.execute(
+        "INSERT INTO reg_counters (year, value) VALUES (?, 1) ON CONFLICT (year)"
+        " DO UPDATE SET value = value + 1 RETURNING value",
+        (new.year,),
+    ) as cursor:
+        sequence = (await cursor.fetchone())[0]
+    columns = {
+        "reg_number": f"{new.year % 100:02d}-{sequence:05d}",
+        "citizen_id": new.citizen_id,
+        "category": new.category,
+        "description": new.description,
+        "address": new.address,
+        "latitude": new.latitude,
+        "longitude": new.longitude,
+        "is_anonymous": int(new.is_anonymous),
+        "full_name": new.full_name,
+        "phone": new.phone,
+        "contact_address": new.contact_address,
+        "receipt_salt": new.receipt_salt,
+        "receipt_hash": new.receipt_hash,
+        "locale": new.locale,
+        "status": new.status,
+        "created_at": to_db(now),
+        "due_at": to_db(new.due_at),
+        "updated_at": to_db(now),
+        "draft_key": new.draft_key,
+    }
+    async with db.execute(
+        f"INSERT INTO complaints ({', '.join(columns)})"
+        f" VALUES ({', '.join('?' * len(columns))}) RETURNING id",
+        tuple(columns.values()),
+    ) as cursor:
+        complaint_id = (await cursor.fetchone())[0]
+    await db.executemany(
+        "INSERT INTO complaint_photos (complaint_id, position, sha256, path) VALUES (?, ?, ?, ?)",
+        [(complaint_id, i, p.sha256, p.path) for i, p in enumerate(new.photos)],
+    )
+    await db.execute(
+        "INSERT INTO complaint_events (complaint_id, old_status, new_status, actor,"
+        " created_at) VALUES (?, NULL, ?, 'citizen', ?)",
+        (complaint_id, new.status, to_db(now)),
+    )
+    return complaint_id
 
 
 def _bind(message: NewOutboxMessage, complaint_id: int) -> NewOutboxMessage:
@@ -407,29 +475,57 @@ class OutboxRepo:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def add(self, *, messages: Iterable[NewOutboxMessage], now: datetime) -> None:
+    async def add(
+        self,
+        *,
+        messages: Iterable[NewOutboxMessage],
+        now: datetime,
+        inbound: InboundRef | None = None,
+    ) -> None:
+        """Queue messages; with `inbound`, mark that journal entry handled in the same
+        transaction (the messages are what handling it produced)."""
+        messages = list(messages)
+        if not messages and inbound is None:
+            return
         async with self._store.transaction() as db:
             for message in messages:
                 await _insert_outbox(db, message, now)
+            if inbound is not None:
+                await _mark_inbound_done(db, inbound)
 
-    async def claim_due(self, *, now: datetime, limit: int = 50) -> list[OutboxMessage]:
-        """Take up to `limit` due rows, marking them 'sending': direct replies first, so an
-        answer to a citizen never waits behind a long broadcast; otherwise oldest first."""
-        async with (
-            self._store.transaction() as db,
-            db.execute(
-                "UPDATE outbox SET status = 'sending' WHERE id IN (SELECT id FROM outbox"
-                " WHERE status = 'pending' AND next_attempt_at <= ?"
-                " ORDER BY kind != 'reply', id LIMIT ?)"
-                " RETURNING *",
-                (to_db(now), limit),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
-        return sorted((_outbox(row) for row in rows), key=lambda m: (m.kind != "reply", m.id))
+    async def due(
+        self, *, now: datetime, limit: int = 50, channel: str | None = None,
+        recipient: str | None = None,
+    ) -> list[OutboxMessage]:  # fmt: skip
+        """Rows ready to send: direct replies first (an answer to a citizen never waits behind
+        a long broadcast), otherwise oldest first; and only the first unsent row of each chat,
+        so one chat's messages leave in the order they were queued. `channel` and `recipient`
+        narrow it to one chat. Nothing is claimed: `claim` takes a row just before sending."""
+        rows = await self._store.fetchall(
+            "SELECT * FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?1"
+            " AND (?2 IS NULL OR o.channel = ?2) AND (?3 IS NULL OR o.recipient = ?3)"
+            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.channel = o.channel"
+            " AND p.recipient = o.recipient AND p.id < o.id"
+            " AND p.status IN ('pending', 'sending'))"
+            " ORDER BY o.kind != 'reply', o.id LIMIT ?4",
+            (to_db(now), channel, recipient, limit),
+        )
+        return [_outbox(row) for row in rows]
+
+    async def claim(self, *, message_id: int) -> bool:
+        """Mark a pending row 'sending' right before it is sent; False when another sender
+        took it first."""
+        return (
+            await self._store.execute(
+                "UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'pending'",
+                (message_id,),
+            )
+            == 1
+        )
 
     async def release_stuck(self) -> int:
-        """At start-up: rows left 'sending' by a crash go back to 'pending'."""
+        """At start-up: rows left 'sending' by a crash go back to 'pending'. Their recorded
+        progress is kept, so only the one part that was in flight can go out twice."""
         return await self._store.execute(
             "UPDATE outbox SET status = 'pending' WHERE status = 'sending'"
         )
@@ -442,12 +538,23 @@ class OutboxRepo:
             (to_db(now), int(scrub), message_id),
         )
 
-    async def mark_progress(self, *, message_id: int, parts_done: int) -> None:
-        """Remember how many replies of a row went out, so a retry does not repeat them."""
-        await self._store.execute(
-            "UPDATE outbox SET result = ? WHERE id = ?",
-            (json.dumps({"parts_done": parts_done}), message_id),
-        )
+    async def record_part(
+        self, *, message_id: int, parts_done: int, provider_sid: str | None, now: datetime
+    ) -> None:
+        """One more part of a row went out: remember how many (a retry or a restart goes on
+        after them) and the messenger's id of it, in one transaction."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET result = json_set(COALESCE(result, '{}'), '$.parts_done', ?)"
+                " WHERE id = ?",
+                (parts_done, message_id),
+            )
+            if provider_sid:
+                await db.execute(
+                    "INSERT OR IGNORE INTO outbox_deliveries"
+                    " (provider_sid, outbox_id, status, updated_at) VALUES (?, ?, 'queued', ?)",
+                    (provider_sid, message_id, to_db(now)),
+                )
 
     async def parts_done(self, *, message_id: int) -> int:
         row = await self._store.fetchone("SELECT result FROM outbox WHERE id = ?", (message_id,))
@@ -462,12 +569,20 @@ class OutboxRepo:
             (to_db(at), error, int(count_attempt), message_id),
         )
 
-    async def mark_failed(self, *, message_id: int, error: str) -> None:
+    async def mark_failed(
+        self, *, message_id: int, error: str, status: str = "failed", scrub: bool = False
+    ) -> None:
+        """Given up ('failed'), or 'unreachable' (the recipient blocked the bot: sent again
+        when they come back). `scrub` blanks a payload that carried a secret."""
         await self._store.execute(
-            "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1"
-            " WHERE id = ?",
-            (error, message_id),
+            "UPDATE outbox SET status = ?, last_error = ?, attempts = attempts + 1,"
+            " payload = CASE WHEN ? THEN '{}' ELSE payload END WHERE id = ?",
+            (status, error, int(scrub), message_id),
         )
+
+    async def scrub(self, *, message_id: int) -> None:
+        """Blank a row's payload (it carried a receipt code and is delivered or lost)."""
+        await self._store.execute("UPDATE outbox SET payload = '{}' WHERE id = ?", (message_id,))
 
     async def hold(self, *, message_id: int, reason: str) -> None:
         """Keep the row unsent until something changes (e.g. the citizen writes again)."""
@@ -475,11 +590,14 @@ class OutboxRepo:
             "UPDATE outbox SET status = 'held', last_error = ? WHERE id = ?", (reason, message_id)
         )
 
-    async def release_held(self, *, citizen_id: int, now: datetime) -> int:
-        """The citizen wrote to us: their held rows may be sent now."""
+    async def release_for(self, *, citizen_id: int, now: datetime) -> int:
+        """The citizen wrote to us: what was held for them (WhatsApp outside the 24-hour
+        window) goes out again as free text, and what failed because they had blocked the bot
+        is sent again."""
         return await self._store.execute(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = ?"
-            " WHERE citizen_id = ? AND status = 'held'",
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?,"
+            " payload = json_remove(payload, '$.force_template')"
+            " WHERE citizen_id = ? AND status IN ('held', 'unreachable')",
             (to_db(now), citizen_id),
         )
 
@@ -495,13 +613,15 @@ class OutboxRepo:
         row = await self._store.fetchone("SELECT * FROM outbox WHERE id = ?", (message_id,))
         return _outbox(row) if row else None
 
-    async def record_sent_part(self, *, message_id: int, provider_sid: str, now: datetime) -> None:
-        """Remember the messenger's id of a message sent for this row (for status callbacks)."""
-        await self._store.execute(
-            "INSERT OR IGNORE INTO outbox_deliveries (provider_sid, outbox_id, status, updated_at)"
-            " VALUES (?, ?, 'queued', ?)",
-            (provider_sid, message_id, to_db(now)),
+    async def sent_as(self, *, provider_sid: str) -> OutboxMessage | None:
+        """The row whose message the messenger knows by `provider_sid` (e.g. the prompt an
+        operator replied to)."""
+        row = await self._store.fetchone(
+            "SELECT o.* FROM outbox_deliveries d JOIN outbox o ON o.id = d.outbox_id"
+            " WHERE d.provider_sid = ?",
+            (provider_sid,),
         )
+        return _outbox(row) if row else None
 
     async def record_delivery(
         self, *, provider_sid: str, status: str, error_code: str | None, now: datetime
