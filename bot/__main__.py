@@ -21,15 +21,19 @@ from urllib.parse import urlparse
 from bot.app import App, attach_telegram, attach_whatsapp, build_app, faq_substitutions
 from bot.config import Settings
 from bot.i18n import N_
+from bot.logsafe import redact_logs
 from bot.scheduler import build_scheduler
 
 log = logging.getLogger("bot")
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(settings: Settings) -> None:
     logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # no log line may show a token, whatever raised it
+    redact_logs(secret.get_secret_value() for secret in settings.secrets())
     # Per-update lines add nothing an operator needs and grow with traffic.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -254,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     args.mode = args.mode or "run"
     user = getattr(args, "user", "local")
     settings = Settings()
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     if args.mode == "check-content":
         return check_content(settings)
     if args.mode == "export-questions":

@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def secrets(self) -> list[SecretStr]:
+        """Every secret that is set: what the logs must never show."""
+        found = (self.telegram_bot_token, self.telegram_webhook_secret, self.twilio_auth_token)
+        return [secret for secret in found if secret is not None]
+
     @property
     def whatsapp_enabled(self) -> bool:
         """Twilio is configured well enough to receive and send WhatsApp messages."""

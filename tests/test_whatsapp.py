@@ -435,6 +435,53 @@ async def test_a_failed_callback_with_63016_requeues_as_template(rig_factory):
     assert wa.twilio.sent[-1].content_sid == "HX" + "3" * 32
 
 
+# ----- WhatsApp: held rows released as text, receipts kept until delivered --------------------
+
+
+async def test_a_held_row_goes_out_as_free_text_once_the_citizen_writes(wa):
+    number = await file_and_accept(wa)
+    wa.twilio.fail_next(400, 63016, "outside the allowed window")
+    await wa.app.outbox.run_once()
+    await wa.app.outbox.run_once()
+    [held] = await wa.app.store.outbox.list(status="held")
+    assert held.payload.get("force_template")
+    before = len(wa.twilio.sent)
+    await wa.send("меню")  # the window is open again
+    notice = [m for m in wa.twilio.sent[before:] if number in (m.body or "")]
+    assert len(notice) == 1 and notice[0].content_sid is None
+    assert await wa.app.store.outbox.list(status="held") == []
+
+
+async def test_a_whatsapp_receipt_is_kept_until_delivered_and_then_blanked(wa):
+    await file_and_accept(wa)
+    [receipt] = await wa.app.store.outbox.list(kind="receipt")
+    assert receipt.status == "sent" and receipt.payload["code"]  # "sent" is only Twilio's yes
+    sid = next(m.sid for m in wa.twilio.sent if "26-00001" in (m.body or ""))
+    params = status_params(message_sid=sid, status="undelivered", error_code="63016")
+    assert (await wa.post(STATUS, params))[0] == 200
+    requeued = await wa.app.store.outbox.get(message_id=receipt.id)
+    assert requeued.status == "pending" and requeued.payload["code"]  # can still be resent
+    await wa.app.outbox.run_once()  # no template for receipts: held until the citizen writes
+    await wa.send("меню")
+    sid = [m.sid for m in wa.twilio.sent if "26-00001" in (m.body or "")][-1]
+    assert (await wa.post(STATUS, status_params(message_sid=sid, status="delivered")))[0] == 200
+    assert (await wa.app.store.outbox.get(message_id=receipt.id)).payload == {}
+
+
+async def test_a_receipt_that_fails_for_good_is_blanked(wa, clock):
+    for text in ("салам", "2", "2", "1", "Освещение", "Во дворе дома 5 не горит фонарь"):
+        await wa.send(text)
+    for text in ("ул. Ленина, 12", "1", "2"):
+        await wa.send(text)
+    wa.twilio.fail_next(500, 20500, "Internal Server Error", times=20)
+    await wa.send("1")  # send: the receipt cannot go out
+    for _ in range(10):
+        clock.advance(hours=2)
+        await wa.app.outbox.run_once()
+    [receipt] = await wa.app.store.outbox.list(kind="receipt")
+    assert receipt.status == "failed" and receipt.payload == {}
+
+
 # ----- rendering and pacing, without the network -----------------------------------------------
 
 

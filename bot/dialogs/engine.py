@@ -158,10 +158,12 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
             citizen, conv = await self.store.citizens.with_conversation(
                 channel=event.channel, user_key=event.user_key
             )
+            waited_for = citizen is not None and (citizen.waiting or citizen.unreachable)
             if citizen is None or citizen.unreachable or _touch_due(citizen, now):
                 citizen = await self.store.citizens.touch(
                     channel=event.channel, user_key=event.user_key, now=now
                 )
+            if waited_for:
                 # the citizen wrote: what waited for that (blocked bot, closed window) goes out
                 await self.store.outbox.release_for(citizen_id=citizen.id, now=now)
             if conv is None or conv.state not in State.__members__.values():

@@ -16,6 +16,9 @@ class Citizen:
     unreachable: bool
     last_inbound_at: datetime | None
     announcements: bool | None = None  # None: never asked
+    # outbox rows wait for them to write (held outside WhatsApp's window, or sent while they
+    # had blocked the bot); known only when loaded with the conversation
+    waiting: bool = False
 
 
 @dataclass

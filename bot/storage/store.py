@@ -153,6 +153,7 @@ def _citizen(row: aiosqlite.Row) -> Citizen:
         unreachable=bool(row["unreachable"]),
         last_inbound_at=from_db(row["last_inbound_at"]),
         announcements=None if row["announcements"] is None else bool(row["announcements"]),
+        waiting=bool(row["waiting"]) if "waiting" in row.keys() else False,
     )
 
 
@@ -175,8 +176,10 @@ class CitizenRepo:
     ) -> tuple[Citizen | None, Conversation | None]:
         """The citizen and their conversation, in one query (the hot path of every message)."""
         row = await self._store.fetchone(
-            "SELECT c.*, v.state AS conv_state, v.data AS conv_data FROM citizens c"
-            " LEFT JOIN conversations v ON v.citizen_id = c.id"
+            "SELECT c.*, v.state AS conv_state, v.data AS conv_data,"
+            " EXISTS (SELECT 1 FROM outbox o WHERE o.citizen_id = c.id"
+            " AND o.status IN ('held', 'unreachable')) AS waiting"
+            " FROM citizens c LEFT JOIN conversations v ON v.citizen_id = c.id"
             " WHERE c.channel = ? AND c.user_key = ?",
             (channel, user_key),
         )
