@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -105,6 +106,8 @@ def is_secret(row: OutboxMessage) -> bool:
 
 
 SECRET_KINDS = frozenset({"reply", "receipt"})
+# Rows whose sent message is looked up by its messenger id later (an operator replies to it).
+TRACKED_KINDS = frozenset({"operator_prompt", "question_prompt"})
 
 
 class OutboxDispatcher:
@@ -148,23 +151,10 @@ class OutboxDispatcher:
 
     async def run_once(self) -> int:
         """Deliver what is due now, for every chat; returns how many rows were sent."""
-        return await self._run()
-
-    async def send_for(self, channel: str, recipient: str) -> int:
-        """Deliver what is due for one chat now (right after its citizen wrote)."""
-        return await self._run(channel=channel, recipient=recipient)
-
-    async def drain(self) -> None:
-        """Wait for the sends in progress to finish (before the store is closed)."""
-        await self._idle.wait()
-
-    async def _run(self, **only: str) -> int:
-        self._active += 1
-        self._idle.clear()
-        try:
+        async with self._busy():
             sent = tried = 0
             while tried < self.max_rows_per_run:
-                rows = await self.store.outbox.due(now=self.clock.now(), limit=self.batch, **only)
+                rows = await self.store.outbox.due(now=self.clock.now(), limit=self.batch)
                 for row in rows:
                     if await self.store.outbox.claim(message_id=row.id):
                         sent += await self._deliver_row(row)
@@ -172,6 +162,30 @@ class OutboxDispatcher:
                 if not rows:
                     break
             return sent
+
+    async def send_for(self, channel: str, recipient: str) -> int:
+        """Deliver what is due for one chat now (right after its citizen wrote), in order."""
+        async with self._busy():
+            sent = 0
+            for _ in range(self.max_rows_per_run):
+                row = await self.store.outbox.claim_next(
+                    channel=channel, recipient=recipient, now=self.clock.now()
+                )
+                if row is None:
+                    break
+                sent += await self._deliver_row(row)
+            return sent
+
+    async def drain(self) -> None:
+        """Wait for the sends in progress to finish (before the store is closed)."""
+        await self._idle.wait()
+
+    @asynccontextmanager
+    async def _busy(self) -> AsyncIterator[None]:
+        self._active += 1
+        self._idle.clear()
+        try:
+            yield
         finally:
             self._active -= 1
             if not self._active:
@@ -188,17 +202,19 @@ class OutboxDispatcher:
             log.exception("outbox row %s (%s) cannot be rendered", row.id, row.kind)
             await self.store.outbox.mark_failed(message_id=row.id, error=f"render: {exc!r}")
             return 0
-        done = await self.store.outbox.parts_done(message_id=row.id)
         try:
-            parts, done = await self._prepare(channel, row, replies, done)
-            for index in range(done, len(parts)):
+            parts, done = await self._prepare(channel, row, replies, row.parts_done)
+            for index in range(done, len(parts) - 1):
                 provider_id = await channel.deliver(row.recipient, parts[index])
                 await self.store.outbox.record_part(
                     message_id=row.id,
                     parts_done=index + 1,
-                    provider_sid=provider_id,
+                    provider_sid=self._kept(channel, row, provider_id),
                     now=self.clock.now(),
                 )
+            last_id = None
+            if parts and done < len(parts):
+                last_id = await channel.deliver(row.recipient, parts[-1])
         except Hold as held:
             await self._hold(row, held)
             return 0
@@ -219,9 +235,21 @@ class OutboxDispatcher:
         # A messenger that confirms delivery later (WhatsApp) scrubs on that confirmation.
         confirms_later = getattr(channel, "confirms_delivery_later", False)
         await self.store.outbox.mark_sent(
-            message_id=row.id, now=self.clock.now(), scrub=is_secret(row) and not confirms_later
+            message_id=row.id,
+            now=self.clock.now(),
+            scrub=is_secret(row) and not confirms_later,
+            parts_done=len(parts),
+            provider_sid=self._kept(channel, row, last_id),
         )
         return 1
+
+    @staticmethod
+    def _kept(channel: Channel, row: OutboxMessage, provider_id: str | None) -> str | None:
+        """The messenger's id of a sent message, where something will look it up later: a
+        delivery callback (WhatsApp), or an operator's reply to a prompt."""
+        if getattr(channel, "confirms_delivery_later", False) or row.kind in TRACKED_KINDS:
+            return provider_id
+        return None
 
     async def _prepare(
         self, channel: Channel, row: OutboxMessage, replies: list[Reply], done: int

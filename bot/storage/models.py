@@ -115,6 +115,7 @@ class OutboxMessage:
     attempts: int
     last_error: str | None
     delivery_status: str | None = None
+    parts_done: int = 0  # how many parts (single API calls) of the row went out already
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ def _citizen(row: aiosqlite.Row) -> Citizen:
         unreachable=bool(row["unreachable"]),
         last_inbound_at=from_db(row["last_inbound_at"]),
         announcements=None if row["announcements"] is None else bool(row["announcements"]),
-        waiting=bool(row["waiting"]) if "waiting" in row.keys() else False,
+        waiting=bool(row["waiting"]) if "waiting" in row.keys() else False,  # noqa: SIM118
     )
 
 
@@ -470,8 +470,24 @@ def _complaint(row: aiosqlite.Row, photos: tuple[Photo, ...]) -> Complaint:
     )
 
 
+async def _insert_delivery(
+    db: aiosqlite.Connection, provider_sid: str, message_id: int, now: datetime
+) -> None:
+    await db.execute(
+        "INSERT OR IGNORE INTO outbox_deliveries (provider_sid, outbox_id, status, updated_at)"
+        " VALUES (?, ?, 'queued', ?)",
+        (provider_sid, message_id, to_db(now)),
+    )
+
+
 def _outbox(row: aiosqlite.Row) -> OutboxMessage:
-    return _from_row(OutboxMessage, row, payload=json.loads(row["payload"]))
+    progress = json.loads(row["result"]) if row["result"] else {}
+    return _from_row(
+        OutboxMessage,
+        row,
+        payload=json.loads(row["payload"]),
+        parts_done=progress.get("parts_done", 0),
+    )
 
 
 class OutboxRepo:
@@ -515,6 +531,18 @@ class OutboxRepo:
         )
         return [_outbox(row) for row in rows]
 
+    async def claim_next(self, *, channel: str, recipient: str, now: datetime):
+        """Claim the first due unsent row of one chat, if it is its turn (one round trip);
+        None when there is none."""
+        row = await self._store.fetchone(
+            "UPDATE outbox SET status = 'sending' WHERE id = (SELECT o.id FROM outbox o"
+            " WHERE o.channel = ?1 AND o.recipient = ?2 AND o.status IN ('pending', 'sending')"
+            " ORDER BY o.id LIMIT 1) AND status = 'pending' AND next_attempt_at <= ?3"
+            " RETURNING *",
+            (channel, recipient, to_db(now)),
+        )
+        return _outbox(row) if row else None
+
     async def claim(self, *, message_id: int) -> bool:
         """Mark a pending row 'sending' right before it is sent; False when another sender
         took it first."""
@@ -533,35 +561,47 @@ class OutboxRepo:
             "UPDATE outbox SET status = 'pending' WHERE status = 'sending'"
         )
 
-    async def mark_sent(self, *, message_id: int, now: datetime, scrub: bool = False) -> None:
-        """Done. `scrub` blanks the payload (replies that carried a receipt code)."""
-        await self._store.execute(
+    async def mark_sent(
+        self,
+        *,
+        message_id: int,
+        now: datetime,
+        scrub: bool = False,
+        parts_done: int | None = None,
+        provider_sid: str | None = None,
+    ) -> None:
+        """Done. `scrub` blanks the payload (replies that carried a receipt code); the last
+        part's progress and messenger id are recorded with it, in one statement when there is
+        no id to keep."""
+        update = (
             "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
-            " payload = CASE WHEN ? THEN '{}' ELSE payload END WHERE id = ?",
-            (to_db(now), int(scrub), message_id),
+            " payload = CASE WHEN ? THEN '{}' ELSE payload END,"
+            " result = CASE WHEN ? IS NULL THEN result"
+            " ELSE json_set(COALESCE(result, '{}'), '$.parts_done', ?) END WHERE id = ?"
         )
+        params = (to_db(now), int(scrub), parts_done, parts_done, message_id)
+        if provider_sid is None:
+            await self._store.execute(update, params)
+            return
+        async with self._store.transaction() as db:
+            await db.execute(update, params)
+            await _insert_delivery(db, provider_sid, message_id, now)
 
     async def record_part(
         self, *, message_id: int, parts_done: int, provider_sid: str | None, now: datetime
     ) -> None:
         """One more part of a row went out: remember how many (a retry or a restart goes on
         after them) and the messenger's id of it, in one transaction."""
+        update = (
+            "UPDATE outbox SET result = json_set(COALESCE(result, '{}'), '$.parts_done', ?)"
+            " WHERE id = ?"
+        )
+        if provider_sid is None:
+            await self._store.execute(update, (parts_done, message_id))
+            return
         async with self._store.transaction() as db:
-            await db.execute(
-                "UPDATE outbox SET result = json_set(COALESCE(result, '{}'), '$.parts_done', ?)"
-                " WHERE id = ?",
-                (parts_done, message_id),
-            )
-            if provider_sid:
-                await db.execute(
-                    "INSERT OR IGNORE INTO outbox_deliveries"
-                    " (provider_sid, outbox_id, status, updated_at) VALUES (?, ?, 'queued', ?)",
-                    (provider_sid, message_id, to_db(now)),
-                )
-
-    async def parts_done(self, *, message_id: int) -> int:
-        row = await self._store.fetchone("SELECT result FROM outbox WHERE id = ?", (message_id,))
-        return json.loads(row["result"]).get("parts_done", 0) if row and row["result"] else 0
+            await db.execute(update, (parts_done, message_id))
+            await _insert_delivery(db, provider_sid, message_id, now)
 
     async def retry_later(
         self, *, message_id: int, at: datetime, error: str, count_attempt: bool = True
