@@ -137,6 +137,27 @@ async def test_a_problem_stated_at_the_menu_is_offered_as_a_complaint(
     assert any(o.startswith("cat:") for o in chat.options)  # the complaint dialog has begun
 
 
+@pytest.mark.parametrize("locale", ["ky", "ru"])
+async def test_a_problem_typed_at_the_menu_can_become_the_description(app, chat, locale):
+    typed = "свет не горит третий день на улице Ленина"
+    await start_in(chat, locale)
+    await chat.text(typed)
+    await chat.press("faq:complain")
+    await chat.press("cat:lighting")
+    assert typed in chat.said and chat.options[0] == "desc:use"
+    await chat.press("desc:use")
+    assert (await app.store.conversations.load(citizen_id=1)).data["draft"]["description"] == typed
+    assert chat.options[0] == "place:skip"  # on to the place
+
+
+async def test_a_short_problem_is_not_offered_as_the_description(app, chat):
+    await start_in(chat, "ky")
+    await chat.text("суу жок")  # 7 characters: shorter than a description may be
+    await chat.press("faq:complain")
+    await chat.press("cat:water")
+    assert "desc:use" not in chat.options and "суу жок" not in chat.said
+
+
 @pytest.mark.parametrize(
     ("locale", "typed", "more"),
     [

@@ -554,13 +554,25 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
         )
 
     def _prompt_description(self, turn: Turn) -> Reply:
-        return Reply(
-            text=turn._(
-                "Describe the problem in your own words: what happened, where and when. "
-                "From {min} to {max} characters."
-            ).format(min=MIN_DESCRIPTION, max=MAX_DESCRIPTION),
-            options=(self._cancel_option(turn),),
+        _ = turn._
+        text = _(
+            "Describe the problem in your own words: what happened, where and when. "
+            "From {min} to {max} characters."
+        ).format(min=MIN_DESCRIPTION, max=MAX_DESCRIPTION)
+        options = [self._cancel_option(turn)]
+        suggested = self._suggested_description(turn)
+        if suggested:
+            text += "\n\n" + _("Or use what you wrote before: «{text}»").format(text=suggested)
+            options.insert(0, Option("desc:use", _("✅ Use what I wrote")))
+        return Reply(text=text, options=tuple(options))
+
+    def _suggested_description(self, turn: Turn) -> str | None:
+        """The problem typed at the menu, when it can serve as the description as it is."""
+        typed = turn.draft.get("suggested") or ""
+        fits = MIN_DESCRIPTION <= len(typed) <= MAX_DESCRIPTION and not turn.draft.get(
+            "description"
         )
+        return typed if fits else None
 
     def _prompt_place(self, turn: Turn) -> Reply:
         _ = turn._
@@ -715,6 +727,10 @@ class DialogEngine(FaqFlow, SubscriptionFlow):
         await self._advance(turn, State.DESCRIPTION)
 
     async def _in_description(self, turn: Turn) -> None:
+        if turn.event.option_id == "desc:use" and (typed := self._suggested_description(turn)):
+            turn.draft["description"] = typed
+            await self._advance(turn, State.PLACE)
+            return
         caption = turn.event.text.strip() if turn.event.attachments else ""
         if await self._took_photos(turn, prompt=not caption):
             if caption:  # a photo with a caption: the caption is the description

@@ -193,8 +193,10 @@ class FaqFlow:
         elif option == "faq:send":
             await self._send_question(turn)
         elif option == "faq:complain":
-            turn.conv.data.pop("faq", None)
+            typed = turn.conv.data.pop("faq", {}).get("query", "")
             self._start_complaint(turn)
+            if typed:  # offered as the description, so the citizen need not type it again
+                turn.draft["suggested"] = typed
         elif turn.event.kind == "text":
             await self._search_faq(turn, turn.event.text)
         else:
