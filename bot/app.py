@@ -102,7 +102,12 @@ async def build_app(
         limits=Limits(settings.max_photos, settings.max_photo_bytes),
         flood=FloodGuard(settings.flood_burst, settings.flood_rate_per_second, clock.monotonic),
     )
-    outbox = OutboxDispatcher(store, clock, max_attempts=settings.outbox_max_attempts)
+    outbox = OutboxDispatcher(
+        store,
+        clock,
+        max_attempts=settings.outbox_max_attempts,
+        concurrency=settings.outbox_concurrency,
+    )
     outbox.add_renderer("operator_card", complaints.render_card_payload)
     outbox.add_renderer("receipt", complaints.render_receipt)
     return App(
@@ -134,9 +139,16 @@ def _str(value) -> str | None:
 def attach_telegram(app: App, bot) -> None:
     """Give the app a Telegram channel: the renderer for replies and the outbox channel."""
     from bot.handlers.telegram_render import TelegramChannel, TelegramRenderer
+    from bot.pacing import Limits
 
+    settings = app.settings
     app.telegram_renderer = TelegramRenderer(bot, app.media)
-    app.outbox.add_channel(TelegramChannel(app.telegram_renderer))
+    limits = Limits(
+        per_second=settings.telegram_messages_per_second,
+        per_chat_per_second=settings.telegram_chat_messages_per_second,
+        group_per_minute=settings.telegram_group_messages_per_minute,
+    )
+    app.outbox.add_channel(TelegramChannel(app.telegram_renderer, limits))
 
 
 @dataclass

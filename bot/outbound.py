@@ -130,12 +130,15 @@ class OutboxDispatcher:
         max_attempts: int = 8,
         batch: int = 50,
         max_rows_per_run: int = 1000,
+        concurrency: int = 16,
     ) -> None:
         self.store = store
         self.clock = clock
         self.max_attempts = max_attempts
         self.batch = batch
         self.max_rows_per_run = max_rows_per_run
+        # rows of different chats go out side by side; each call still waits for its pacer
+        self._slots = asyncio.Semaphore(concurrency)
         self.channels: dict[str, Channel] = {}
         self.renderers: dict[str, Renderer] = {}
         self._active = 0
@@ -155,13 +158,18 @@ class OutboxDispatcher:
             sent = tried = 0
             while tried < self.max_rows_per_run:
                 rows = await self.store.outbox.due(now=self.clock.now(), limit=self.batch)
-                for row in rows:
-                    if await self.store.outbox.claim(message_id=row.id):
-                        sent += await self._deliver_row(row)
+                results = await asyncio.gather(*(self._claim_and_deliver(row) for row in rows))
+                sent += sum(results)
                 tried += len(rows)
                 if not rows:
                     break
             return sent
+
+    async def _claim_and_deliver(self, row: OutboxMessage) -> int:
+        async with self._slots:
+            if not await self.store.outbox.claim(message_id=row.id):
+                return 0  # another sender took it
+            return await self._deliver_row(row)
 
     async def send_for(self, channel: str, recipient: str) -> int:
         """Deliver what is due for one chat now (right after its citizen wrote), in order."""
@@ -205,6 +213,7 @@ class OutboxDispatcher:
         try:
             parts, done = await self._prepare(channel, row, replies, row.parts_done)
             for index in range(done, len(parts) - 1):
+                await self._pace(channel, row)
                 provider_id = await channel.deliver(row.recipient, parts[index])
                 await self.store.outbox.record_part(
                     message_id=row.id,
@@ -214,6 +223,7 @@ class OutboxDispatcher:
                 )
             last_id = None
             if parts and done < len(parts):
+                await self._pace(channel, row)
                 last_id = await channel.deliver(row.recipient, parts[-1])
         except Hold as held:
             await self._hold(row, held)
@@ -242,6 +252,13 @@ class OutboxDispatcher:
             provider_sid=self._kept(channel, row, last_id),
         )
         return 1
+
+    @staticmethod
+    async def _pace(channel: Channel, row: OutboxMessage) -> None:
+        """Wait until one more call fits the channel's rate limits (see `bot.pacing`)."""
+        pacer = getattr(channel, "pacer", None)
+        if pacer is not None:
+            await pacer.wait(row.recipient, row.lane)
 
     @staticmethod
     def _kept(channel: Channel, row: OutboxMessage, provider_id: str | None) -> str | None:

@@ -435,3 +435,24 @@ def test_no_log_line_shows_the_token():
     assert "photo download failed" in text and "[redacted]" in text
     assert token not in text and token.split(":")[1] not in text
     assert "twilio-auth-token-xyz" not in text
+
+
+async def test_a_group_gets_twenty_messages_a_minute_and_a_citizens_reply_is_not_held():
+    import asyncio
+
+    from bot.pacing import Limits, Pacer
+    from bot.storage.models import NOTICE_LANE, REPLY_LANE
+
+    pacer = Pacer(
+        Limits(per_second=1000, per_chat_per_second=1, group_per_minute=20),
+        is_group=lambda chat: chat.startswith("-"),
+    )
+    for _ in range(20):
+        await pacer.wait("-100500", NOTICE_LANE)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pacer.wait("-100500", REPLY_LANE), timeout=0.05)
+    for _ in range(3):  # replies to a citizen who just wrote: no per-chat wait
+        await asyncio.wait_for(pacer.wait("7001", REPLY_LANE), timeout=0.5)
+    await pacer.wait("7002", NOTICE_LANE)
+    with pytest.raises(TimeoutError):  # a second notice to one chat within the second
+        await asyncio.wait_for(pacer.wait("7002", NOTICE_LANE), timeout=0.05)

@@ -3,13 +3,17 @@ the real twilio SDK sending to a fake Twilio API on 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import attach_whatsapp, build_app
 from bot.dialogs.events import Option, Reply
-from bot.handlers.whatsapp_channel import RateLimiter, render_messages, split_body
+from bot.handlers.whatsapp_channel import render_messages, split_body
+from bot.pacing import Limits
+from bot.pacing import Pacer as WhatsAppPacer
 from tests.conftest import jpeg_bytes, make_settings
 from tests.fakes.twilio_api import (
     DEFAULT_ACCOUNT_SID,
@@ -496,15 +500,9 @@ def test_replies_are_joined_and_long_ones_split_under_1600():
     )
 
 
-async def test_rate_limiter_spaces_messages_by_the_configured_rate(monkeypatch):
-    waits = []
-
-    async def fake_sleep(seconds):
-        waits.append(seconds)
-
-    monkeypatch.setattr("bot.handlers.whatsapp_channel.asyncio.sleep", fake_sleep)
-    limiter = RateLimiter(per_second=10)
-    for _ in range(3):
-        await limiter.wait()
-    # the clock did not move while "sleeping", so each message waits one interval more
-    assert waits == pytest.approx([0.1, 0.2], abs=0.01)
+async def test_sending_is_paced_to_the_configured_rate():
+    pacer = WhatsAppPacer(Limits(per_second=10))
+    for _ in range(10):  # a burst of ten fits at once...
+        await pacer.wait("+996555000001", 1)
+    with pytest.raises(TimeoutError):  # ...the eleventh waits for the next tenth of a second
+        await asyncio.wait_for(pacer.wait("+996555000002", 1), timeout=0.01)

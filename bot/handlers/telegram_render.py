@@ -29,6 +29,7 @@ from aiogram.types import (
 from bot.dialogs.events import Option, Reply
 from bot.media import MediaStore
 from bot.outbound import RecipientGone, RetryLater, TransientError
+from bot.pacing import Limits, Pacer
 from bot.storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -172,8 +173,10 @@ class TelegramChannel:
 
     name = "telegram"
 
-    def __init__(self, renderer: TelegramRenderer) -> None:
+    def __init__(self, renderer: TelegramRenderer, limits: Limits | None = None) -> None:
         self.renderer = renderer
+        # group chats have negative ids
+        self.pacer = Pacer(limits or Limits(), is_group=lambda chat: chat.startswith("-"))
 
     async def prepare(
         self, row: OutboxMessage, replies: list[Reply], done: int

@@ -9,15 +9,14 @@ Outside that window a message must be an approved Content template (`content_sid
 template configured for it, the row is held (operators see why) until the citizen writes again;
 Twilio's error 63016 ("outside the window") turns the row into a template, or holds it.
 
-Sending is paced to `TWILIO_MESSAGES_PER_SECOND` for the one sender; no call blocks the loop.
+Sending is paced (by the outbox, through `pacer`) to `TWILIO_MESSAGES_PER_SECOND` for the one
+sender; no call blocks the loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,6 +28,7 @@ from twilio.rest import Client
 
 from bot.dialogs.events import Reply
 from bot.outbound import Hold, RecipientGone, RetryLater, TransientError
+from bot.pacing import Limits, Pacer
 from bot.storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -116,22 +116,6 @@ def render_messages(replies: list[Reply], limit: int = MAX_BODY) -> list[str]:
     return bodies
 
 
-class RateLimiter:
-    """Spaces calls at least 1/rate seconds apart (one sender's messages per second)."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            if self._next > now:
-                await asyncio.sleep(self._next - now)
-            self._next = max(now, self._next) + self.interval
-
-
 def twilio_client(account_sid: str, auth_token: str, api_base: str | None) -> Client:
     """A Twilio client on the async HTTP client; `api_base` replaces https://api.twilio.com."""
     client = Client(account_sid, auth_token, http_client=AsyncTwilioHttpClient(timeout=30))
@@ -165,7 +149,7 @@ class WhatsAppChannel:
         self.clock = clock
         self.templates = templates
         self.status_callback = status_callback
-        self.limiter = RateLimiter(per_second)
+        self.pacer = Pacer(Limits(per_second=per_second))
         self.default_locale = default_locale
 
     async def close(self) -> None:
@@ -205,7 +189,6 @@ class WhatsAppChannel:
             fields["body"] = part
         if self.status_callback:
             fields["status_callback"] = self.status_callback
-        await self.limiter.wait()
         try:
             message = await self.client.messages.create_async(**fields)
         except TwilioRestException as exc:

@@ -91,6 +91,26 @@ class ComplaintEvent:
     created_at: datetime
 
 
+# Lanes of the outbound port, first to last.
+REPLY_LANE, NOTICE_LANE, BULK_LANE = 0, 1, 2
+_LANE_OF_KIND = {
+    # someone just wrote (a citizen, or an operator in the group) and waits for these
+    "reply": REPLY_LANE,
+    "receipt": REPLY_LANE,
+    "group_note": REPLY_LANE,
+    "operator_prompt": REPLY_LANE,
+    "question_prompt": REPLY_LANE,
+    # broadcasts to many
+    "announcement": BULK_LANE,
+    "hearing_announcement": BULK_LANE,
+}
+
+
+def lane_of(kind: str) -> int:
+    """The lane a kind of message travels in (individual notices unless named otherwise)."""
+    return _LANE_OF_KIND.get(kind, NOTICE_LANE)
+
+
 @dataclass(frozen=True)
 class NewOutboxMessage:
     """A message to queue: who gets it, on which channel, and the neutral replies to send."""
@@ -101,6 +121,7 @@ class NewOutboxMessage:
     payload: dict[str, Any]
     citizen_id: int | None = None
     dedupe_key: str | None = None
+    lane: int | None = None  # None: by kind (`lane_of`)
 
 
 @dataclass(frozen=True)
@@ -115,7 +136,8 @@ class OutboxMessage:
     attempts: int
     last_error: str | None
     delivery_status: str | None = None
-    parts_done: int = 0  # how many parts (single API calls) of the row went out already
+    parts_done: int = 0
+    lane: int = NOTICE_LANE  # how many parts (single API calls) of the row went out already
 
 
 @dataclass(frozen=True)

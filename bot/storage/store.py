@@ -34,6 +34,7 @@ from bot.storage.models import (
     Photo,
     Question,
     Step,
+    lane_of,
 )
 
 
@@ -92,7 +93,7 @@ async def _insert_outbox(
 ) -> None:
     await db.execute(
         "INSERT OR IGNORE INTO outbox (channel, recipient, citizen_id, kind, payload, dedupe_key,"
-        " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " next_attempt_at, created_at, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             message.channel,
             message.recipient,
@@ -102,6 +103,7 @@ async def _insert_outbox(
             message.dedupe_key,
             to_db(now),
             to_db(now),
+            lane_of(message.kind) if message.lane is None else message.lane,
         ),
     )
 
@@ -516,17 +518,18 @@ class OutboxRepo:
         self, *, now: datetime, limit: int = 50, channel: str | None = None,
         recipient: str | None = None,
     ) -> list[OutboxMessage]:  # fmt: skip
-        """Rows ready to send: direct replies first (an answer to a citizen never waits behind
-        a long broadcast), otherwise oldest first; and only the first unsent row of each chat,
-        so one chat's messages leave in the order they were queued. `channel` and `recipient`
-        narrow it to one chat. Nothing is claimed: `claim` takes a row just before sending."""
+        """Rows ready to send, lane by lane (an answer to someone who just wrote never waits
+        behind notices, notices never behind a broadcast), oldest first in a lane; and only the
+        first unsent row of each chat, so one chat's messages leave in the order they were
+        queued. `channel` and `recipient` narrow it to one chat. Nothing is claimed: `claim`
+        takes a row just before sending."""
         rows = await self._store.fetchall(
             "SELECT * FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?1"
             " AND (?2 IS NULL OR o.channel = ?2) AND (?3 IS NULL OR o.recipient = ?3)"
             " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.channel = o.channel"
             " AND p.recipient = o.recipient AND p.id < o.id"
             " AND p.status IN ('pending', 'sending'))"
-            " ORDER BY o.kind != 'reply', o.id LIMIT ?4",
+            " ORDER BY o.lane, o.id LIMIT ?4",
             (to_db(now), channel, recipient, limit),
         )
         return [_outbox(row) for row in rows]
