@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     max_photos: int = Field(5, ge=0, le=10)
     max_photo_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     outbox_interval_seconds: float = Field(2.0, gt=0)
-    outbox_concurrency: int = Field(16, ge=1, le=256)
+    outbox_concurrency: int = Field(8, ge=1, le=256)
     telegram_messages_per_second: float = Field(25.0, gt=0)
     telegram_chat_messages_per_second: float = Field(1.0, gt=0)
     telegram_group_messages_per_minute: float = Field(20.0, gt=0)

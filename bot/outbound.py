@@ -130,7 +130,7 @@ class OutboxDispatcher:
         max_attempts: int = 8,
         batch: int = 50,
         max_rows_per_run: int = 1000,
-        concurrency: int = 16,
+        concurrency: int = 8,
     ) -> None:
         self.store = store
         self.clock = clock

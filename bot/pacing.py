@@ -6,11 +6,16 @@ Each channel declares its limits; the outbox waits here before every single API 
 - per chat, except for replies to someone who just wrote: `per_chat_per_second` (Telegram:
   1/s), so a broadcast never floods one chat;
 - per group chat (Telegram ids below zero), whatever the lane: `group_per_minute` (20/min).
-A 429 is handled by the outbox for the one row (and so the one chat) it concerns.
+The overall limit serves the lowest lane first (`PriorityLimiter`), so a citizen's reply does not
+queue behind a broadcast. A 429 is handled by the outbox for the one row (and so the one chat)
+it concerns.
 """
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,13 +37,42 @@ class Limits:
     group_per_minute: float | None = None
 
 
+class PriorityLimiter:
+    """An `AsyncLimiter` whose tokens go to the waiting call of the lowest lane first.
+
+    aiolimiter serves waiters in arrival order, so a reply would wait behind every broadcast
+    message already waiting. Here each caller still takes one token from the limiter, one at a
+    time, but hands it to the best waiting call (lowest lane, then oldest), which may be itself:
+    everyone is served, and a reply waits at most one token's interval however long the queue.
+    """
+
+    def __init__(self, limiter: AsyncLimiter) -> None:
+        self._limiter = limiter
+        self._turn = asyncio.Lock()
+        self._waiting: list[tuple[int, int, asyncio.Future]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, lane: int) -> None:
+        granted = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (lane, next(self._order), granted))
+        async with self._turn:
+            await self._limiter.acquire()
+            while self._waiting:
+                _, _, best = heapq.heappop(self._waiting)
+                if not best.done():  # a cancelled waiter gives up its place
+                    best.set_result(None)
+                    break
+        await granted
+
+
 class Pacer:
     """Waits until one more call to `recipient` fits the channel's limits."""
 
     def __init__(self, limits: Limits, is_group: Callable[[str], bool] = lambda _: False):
         self.limits = limits
         self.is_group = is_group
-        self._overall = _limiter(limits.per_second, 1.0)
+        overall = _limiter(limits.per_second, 1.0)
+        self._overall = PriorityLimiter(overall) if overall else None
         self._chats: dict[str, tuple[AsyncLimiter, float]] = {}
 
     async def wait(self, recipient: str, lane: int) -> None:
@@ -48,7 +82,7 @@ class Pacer:
         elif not group and lane != REPLY_LANE and self.limits.per_chat_per_second:
             await self._chat(recipient, self.limits.per_chat_per_second, 1.0).acquire()
         if self._overall is not None:
-            await self._overall.acquire()
+            await self._overall.acquire(lane)
 
     def _chat(self, recipient: str, rate: float, period: float) -> AsyncLimiter:
         now = time.monotonic()
@@ -63,7 +97,9 @@ class Pacer:
 
 
 def _limiter(rate: float | None, period: float) -> AsyncLimiter | None:
+    """`rate` calls per `period`, evenly spaced: a bucket of one call, refilled every
+    period/rate seconds. A bigger bucket would allow a burst on top of the steady rate, and a
+    messenger that counts calls in any window of `period` (Telegram does) would refuse it."""
     if not rate:
         return None
-    # aiolimiter's capacity is a whole number of calls: below 1/s, one call per 1/rate seconds
-    return AsyncLimiter(max(rate, 1.0), period * max(rate, 1.0) / rate)
+    return AsyncLimiter(1, period / rate)

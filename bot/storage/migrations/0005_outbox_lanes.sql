@@ -3,5 +3,7 @@
 ALTER TABLE outbox ADD COLUMN lane INTEGER NOT NULL DEFAULT 1;
 UPDATE outbox SET lane = 0 WHERE kind IN ('reply', 'receipt');
 
--- What is due, in lane order, without sorting the backlog: only pending rows are indexed.
-CREATE INDEX outbox_pending_by_lane ON outbox (lane, id) WHERE status = 'pending';
+-- What is due, in lane order, without sorting the backlog: the index is walked in the order the
+-- rows are taken, and a row not due yet is passed over.
+DROP INDEX outbox_due;
+CREATE INDEX outbox_due ON outbox (status, lane, id);
