@@ -109,7 +109,15 @@ async def build_app(
         concurrency=settings.outbox_concurrency,
     )
     outbox.add_renderer("operator_card", complaints.render_card_payload)
-    outbox.add_renderer("receipt", complaints.render_receipt)
+    # one renderer per kind of notice: ids in the row, text in the recipient's language when sent
+    for kind, renderer in {
+        "receipt": complaints.render_receipt,
+        "status_update": complaints.render_status,
+        "change_note": complaints.render_change_note,
+        "question_card": questions.render_card,
+        "question_answer": questions.render_answer,
+    }.items():
+        outbox.add_renderer(kind, renderer)
     return App(
         settings, clock, store, i18n, content, media, complaints, faq, questions, engine, outbox
     )

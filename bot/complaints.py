@@ -15,7 +15,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.content import Content
-from bot.dialogs.events import Option, Reply
+from bot.dialogs.events import Option, Rendered, Reply
 from bot.i18n import LANGUAGE_NAMES, N_, I18n, Texts
 from bot.storage.models import Citizen, Complaint, NewComplaint, NewOutboxMessage, Photo, Step
 from bot.storage.store import Store
@@ -257,12 +257,12 @@ class ComplaintService:
             payload={"complaint_id": complaint_id, "code": code, "secret": True},
         )
 
-    async def render_receipt(self, payload: dict) -> list[Reply]:
+    async def render_receipt(self, payload: dict) -> Rendered:
         """Outbox renderer for kind 'receipt', in the citizen's language of the moment."""
         complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
         citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
         texts = self.i18n.texts((citizen and citizen.locale) or complaint.locale)
-        return [Reply(text=self.receipt_text(texts, complaint, payload["code"]))]
+        return Rendered([Reply(text=self.receipt_text(texts, complaint, payload["code"]))])
 
     def receipt_text(self, t: Texts, complaint: Complaint, code: str) -> str:
         """The registration receipt: number, date, due date and the receipt code."""
@@ -319,8 +319,8 @@ class ComplaintService:
         citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
         notify = [self._status_notice(complaint, new_status, note, citizen)]
         if group is not None:
-            text = self.change_note(complaint, new_status, operator.name, note)
-            notify.append(group_message(group, "group_note", [Reply(text=text)], dedupe))
+            payload = {"complaint_id": complaint.id, "event_id": None}
+            notify.append(NewOutboxMessage("telegram", group, "change_note", payload, None, dedupe))
         changed = await self.store.complaints.change_status(
             complaint_id=complaint.id,
             expected_status=complaint.status,
@@ -345,39 +345,51 @@ class ComplaintService:
     def _status_notice(
         self, complaint: Complaint, new_status: str, note: str | None, citizen: Citizen | None
     ) -> NewOutboxMessage | None:
+        """The citizen's notice of a change: only ids, rendered when sent (`render_status`)."""
         if citizen is None:
             return None
-        t = self.i18n.texts(citizen.locale or complaint.locale)
-        _ = t.gettext
-        lines = [
-            _("Your complaint No. {number}: the status is now «{status}».").format(
-                number=complaint.reg_number, status=_(STATUS_LABELS[new_status])
-            )
-        ]
-        if new_status == ANSWERED:
-            lines.append(_("Answer from the operator:") + "\n" + (note or ""))
-        elif new_status == REJECTED:
-            lines.append(_("Reason:") + " " + (note or ""))
-        elif new_status == FORWARDED:
-            lines.append(_("Forwarded to: {body}").format(body=note or "—"))
-        elif note:
-            lines.append(_("Note from the operator:") + "\n" + note)
-        if new_status in OPEN_STATUSES:
-            lines.append(_("An answer is due by {date}.").format(date=t.date(complaint.due_at)))
         return NewOutboxMessage(
             channel=citizen.channel,
             recipient=citizen.user_key,
             citizen_id=citizen.id,
             kind="status_update",
-            payload={
-                "replies": [Reply(text="\n\n".join(lines)).to_dict()],
-                # for a WhatsApp template outside the 24-hour window: number and new status
-                "template_variables": {
-                    "1": complaint.reg_number,
-                    "2": _(STATUS_LABELS[new_status]),
-                },
-            },
+            payload={"complaint_id": complaint.id, "event_id": None},
         )
+
+    async def render_status(self, payload: dict) -> Rendered:
+        """Outbox renderer for 'status_update': the change as stored, in the citizen's language
+        of the moment, with the due date as it stands; the WhatsApp template's variables are the
+        number and the new status."""
+        complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
+        event = await self.store.complaints.event(event_id=payload["event_id"])
+        citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
+        t = self.i18n.texts((citizen and citizen.locale) or complaint.locale)
+        _ = t.gettext
+        status, note = event.new_status, event.note
+        lines = [
+            _("Your complaint No. {number}: the status is now «{status}».").format(
+                number=complaint.reg_number, status=_(STATUS_LABELS[status])
+            )
+        ]
+        if status == ANSWERED:
+            lines.append(_("Answer from the operator:") + "\n" + (note or ""))
+        elif status == REJECTED:
+            lines.append(_("Reason:") + " " + (note or ""))
+        elif status == FORWARDED:
+            lines.append(_("Forwarded to: {body}").format(body=note or "—"))
+        elif note:
+            lines.append(_("Note from the operator:") + "\n" + note)
+        if status in OPEN_STATUSES:
+            lines.append(_("An answer is due by {date}.").format(date=t.date(complaint.due_at)))
+        variables = {"1": complaint.reg_number, "2": _(STATUS_LABELS[status])}
+        return Rendered([Reply(text="\n\n".join(lines))], variables)
+
+    async def render_change_note(self, payload: dict) -> Rendered:
+        """Outbox renderer for 'change_note': the operator group's line about a change."""
+        complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
+        event = await self.store.complaints.event(event_id=payload["event_id"])
+        text = self.change_note(complaint, event.new_status, event.actor_name or "", event.note)
+        return Rendered([Reply(text=text)])
 
     def operator_texts(self) -> Texts:
         return self.i18n.texts(self.operator_locale)
@@ -426,10 +438,10 @@ class ComplaintService:
         )
         return Reply(text="\n".join(lines), options=options)
 
-    async def render_card_payload(self, payload: dict) -> list[Reply]:
+    async def render_card_payload(self, payload: dict) -> Rendered:
         """Outbox renderer for kind 'operator_card': the card as the complaint stands now."""
         complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
-        return self.operator_card_replies(complaint)
+        return Rendered(self.operator_card_replies(complaint))
 
     def operator_card_replies(self, complaint: Complaint) -> list[Reply]:
         """Photos first (when any), then the card with its buttons."""

@@ -28,7 +28,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, Protocol
 
-from bot.dialogs.events import Reply
+from bot.dialogs.events import Rendered, Reply
 from bot.storage.models import NewOutboxMessage, OutboxMessage
 from bot.storage.store import Store
 
@@ -72,11 +72,13 @@ class Channel(Protocol):
     async def deliver(self, recipient: str, reply: Any) -> str | None: ...
 
 
-Renderer = Callable[[dict[str, Any]], Awaitable[list[Reply]]]
+Renderer = Callable[[dict[str, Any]], Awaitable[Rendered]]
 
 
-async def _replies_in_payload(payload: dict[str, Any]) -> list[Reply]:
-    return [Reply.from_dict(item) for item in payload.get("replies", [])]
+async def _replies_in_payload(payload: dict[str, Any]) -> Rendered:
+    """Rows that carry ready-made replies (a dialog's answer, a command's answer)."""
+    replies = [Reply.from_dict(item) for item in payload.get("replies", [])]
+    return Rendered(replies, payload.get("template_variables"))
 
 
 def replies_message(
@@ -149,7 +151,7 @@ class OutboxDispatcher:
         self.channels[channel.name] = channel
 
     def add_renderer(self, kind: str, renderer: Renderer) -> None:
-        """Rows of `kind` are turned into replies at send time by `renderer(payload)`."""
+        """Rows of `kind` are turned into what to send at send time by `renderer(payload)`."""
         self.renderers[kind] = renderer
 
     async def run_once(self) -> int:
@@ -205,13 +207,13 @@ class OutboxDispatcher:
             await self._postpone(row, "no channel configured", timedelta(minutes=5), count=False)
             return 0
         try:
-            replies = await self.renderers.get(row.kind, _replies_in_payload)(row.payload)
+            rendered = await self.render(row)
         except Exception as exc:  # broken payload: keep the row for a person to look at
             log.exception("outbox row %s (%s) cannot be rendered", row.id, row.kind)
             await self.store.outbox.mark_failed(message_id=row.id, error=f"render: {exc!r}")
             return 0
         try:
-            parts, done = await self._prepare(channel, row, replies, row.parts_done)
+            parts, done = await self._prepare(channel, row, rendered, row.parts_done)
             for index in range(done, len(parts) - 1):
                 await self._pace(channel, row)
                 provider_id = await channel.deliver(row.recipient, parts[index])
@@ -268,13 +270,18 @@ class OutboxDispatcher:
             return provider_id
         return None
 
+    async def render(self, row: OutboxMessage) -> Rendered:
+        """What a row says now: its kind's renderer (ids in the payload, the recipient's
+        current language, current data), or the replies it carries."""
+        return await self.renderers.get(row.kind, _replies_in_payload)(row.payload)
+
     async def _prepare(
-        self, channel: Channel, row: OutboxMessage, replies: list[Reply], done: int
+        self, channel: Channel, row: OutboxMessage, rendered: Rendered, done: int
     ) -> tuple[list[Any], int]:
         prepare = getattr(channel, "prepare", None)
         if prepare is None:
-            return replies, done
-        return await prepare(row, replies, done)
+            return rendered.replies, done
+        return await prepare(row, rendered, done)
 
     async def _hold(self, row: OutboxMessage, held: Hold) -> None:
         if held.payload_changes:

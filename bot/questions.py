@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.complaints import OperatorRef, group_message
-from bot.dialogs.events import Option, Reply
+from bot.dialogs.events import Option, Rendered, Reply
 from bot.i18n import LANGUAGE_NAMES, I18n, Texts
 from bot.storage.models import Citizen, NewOutboxMessage, Question
 from bot.storage.store import Store
@@ -66,7 +66,7 @@ class QuestionService:
                     channel=self.operator_channel,
                     recipient=self.operator_recipient,
                     kind="question_card",
-                    payload={"replies": [self.operator_card(question).to_dict()]},
+                    payload={"question_id": question.id},
                     dedupe_key=f"question_card:{question.id}",
                 )
             ]
@@ -122,22 +122,32 @@ class QuestionService:
         return AnswerResult(ok, updated, "" if ok else "answered")
 
     def _answer_notice(self, question: Question, text: str, citizen: Citizen) -> NewOutboxMessage:
-        _ = self.i18n.texts(citizen.locale or question.locale).gettext
-        lines = [
-            _("Answer to your question {number}:").format(number=question.number),
-            "«" + question.text[:300] + ("…" if len(question.text) > 300 else "") + "»",
-            text,
-        ]
+        """The citizen's answer: only the question's id, rendered when sent."""
         return NewOutboxMessage(
             channel=citizen.channel,
             recipient=citizen.user_key,
             citizen_id=citizen.id,
             kind="question_answer",
-            payload={
-                "replies": [Reply(text="\n\n".join(lines)).to_dict()],
-                "template_variables": {"1": question.number, "2": _("answered")},
-            },
+            payload={"question_id": question.id},
         )
+
+    async def render_answer(self, payload: dict) -> Rendered:
+        """Outbox renderer for 'question_answer', in the citizen's language of the moment."""
+        question = await self.store.questions.get(question_id=payload["question_id"])
+        citizen = await self.store.citizens.get(citizen_id=question.citizen_id)
+        _ = self.i18n.texts((citizen and citizen.locale) or question.locale).gettext
+        lines = [
+            _("Answer to your question {number}:").format(number=question.number),
+            "«" + question.text[:300] + ("…" if len(question.text) > 300 else "") + "»",
+            question.answer or "",
+        ]
+        variables = {"1": question.number, "2": _("answered")}
+        return Rendered([Reply(text="\n\n".join(lines))], variables)
+
+    async def render_card(self, payload: dict) -> Rendered:
+        """Outbox renderer for 'question_card': the card as the question stands now."""
+        question = await self.store.questions.get(question_id=payload["question_id"])
+        return Rendered([self.operator_card(question)])
 
     def answered_note(self, question: Question, operator: OperatorRef) -> str:
         """A line for the operator group after an answer went out."""

@@ -134,3 +134,8 @@ async def file_complaint(
         await chat.contact("+996555123456")
         await chat.text("с. Кара-Суу, ул. Токтогула, 5")
     return await chat.press("confirm:yes")
+
+
+async def rendered_text(app, row) -> str:
+    """What an outbox row says when it is sent (notices are rendered at send time)."""
+    return "\n".join(reply.text for reply in (await app.outbox.render(row)).replies)

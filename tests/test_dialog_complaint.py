@@ -17,6 +17,7 @@ from tests.conftest import (
     image_attachment,
     jpeg_bytes,
     make_settings,
+    rendered_text,
     start_in,
 )
 
@@ -316,7 +317,7 @@ async def test_status_notice_uses_the_language_chosen_later(app, chat):
     await chat.press("lang:ky")
     await app.complaints.act_by_number("26-00001", "progress", CONSOLE_OPERATOR)
     [notice] = await app.store.outbox.list(kind="status_update")
-    text = notice.payload["replies"][0]["text"]
+    text = await rendered_text(app, notice)
     assert "аткарылууда" in text and "в работе" not in text
     assert notice.recipient == "700" and notice.channel == "telegram"
 

@@ -23,7 +23,7 @@ from bot.complaints import normalize_receipt_code
 from bot.handlers.console import CONSOLE_OPERATOR
 from bot.handlers.telegram_inbox import SECRET_HEADER, TelegramInbox
 from bot.logsafe import redact_logs
-from tests.conftest import jpeg_bytes, make_settings
+from tests.conftest import jpeg_bytes, make_settings, rendered_text
 from tests.fakes.telegram_api import ApiError, FakeTelegramAPI, callback_update, message_update
 from tests.telegram_harness import OPERATOR, OPERATOR_CHAT, TelegramHarness
 
@@ -381,10 +381,10 @@ async def test_forwarded_names_the_body_and_the_citizen_hears_it(app, chat):
     result = await app.complaints.act_by_number("26-00001", "forward", CONSOLE_OPERATOR, body)
     assert result.ok and result.complaint.forwarded_to == body
     [notice] = await app.store.outbox.list(kind="status_update")
-    assert body in notice.payload["replies"][0]["text"]
+    assert body in await rendered_text(app, notice)
     await app.complaints.act_by_number("26-00001", "progress", CONSOLE_OPERATOR, "Выезд в среду")
     notices = await app.store.outbox.list(kind="status_update")
-    assert "Выезд в среду" in notices[-1].payload["replies"][0]["text"]
+    assert "Выезд в среду" in await rendered_text(app, notices[-1])
 
 
 # ----- downloads and logs ----------------------------------------------------------------------

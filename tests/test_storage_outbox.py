@@ -9,7 +9,7 @@ from bot.app import build_app
 from bot.dialogs.events import Reply
 from bot.outbound import RecipientGone, RetryLater, TransientError, replies_message
 from bot.storage.store import Store
-from tests.conftest import Chat, file_complaint, make_settings
+from tests.conftest import Chat, file_complaint, make_settings, rendered_text
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "bot" / "storage" / "migrations"
 
@@ -156,7 +156,7 @@ async def test_answer_needs_text_and_closes_the_complaint(app, chat):
     assert result.ok and result.complaint.status == "answered"
     assert not (await app.complaints.act_by_number("26-00001", "progress", CONSOLE_OPERATOR)).ok
     [notice] = await app.store.outbox.list(kind="status_update")
-    assert "Фонари заменены" in notice.payload["replies"][0]["text"]
+    assert "Фонари заменены" in await rendered_text(app, notice)
 
 
 async def test_deadline_digest_once_a_day(app, chat, clock):

@@ -93,6 +93,15 @@ class Reply:
         )
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """An outbox row turned into what to send, at send time: the replies, and the variables of
+    the approved template a messenger may need instead of free text (WhatsApp)."""
+
+    replies: list[Reply]
+    template_variables: dict[str, str] | None = None
+
+
 @dataclass
 class Outcome:
     """What the core answers to one `Incoming`."""

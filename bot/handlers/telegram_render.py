@@ -26,7 +26,7 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from bot.dialogs.events import Option, Reply
+from bot.dialogs.events import Option, Rendered, Reply
 from bot.media import MediaStore
 from bot.outbound import RecipientGone, RetryLater, TransientError
 from bot.pacing import Limits, Pacer
@@ -179,9 +179,9 @@ class TelegramChannel:
         self.pacer = Pacer(limits or Limits(), is_group=lambda chat: chat.startswith("-"))
 
     async def prepare(
-        self, row: OutboxMessage, replies: list[Reply], done: int
+        self, row: OutboxMessage, rendered: Rendered, done: int
     ) -> tuple[list[TelegramPart], int]:
-        return [part for reply in replies for part in telegram_parts(reply)], done
+        return [part for reply in rendered.replies for part in telegram_parts(reply)], done
 
     async def deliver(self, recipient: str, part: TelegramPart | Reply) -> str | None:
         """Send one part (or a whole reply); returns "<chat>:<message id>" of what it sent."""

@@ -26,7 +26,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.dialogs.events import Reply
+from bot.dialogs.events import Rendered, Reply
 from bot.outbound import Hold, RecipientGone, RetryLater, TransientError
 from bot.pacing import Limits, Pacer
 from bot.storage.models import OutboxMessage
@@ -158,18 +158,18 @@ class WhatsAppChannel:
     # ----- the outbox's hooks ----------------------------------------------------------------
 
     async def prepare(
-        self, row: OutboxMessage, replies: list[Reply], done: int
+        self, row: OutboxMessage, rendered: Rendered, done: int
     ) -> tuple[list[Any], int]:
         """Free text inside the 24-hour window, else the row kind's template, else `Hold`."""
         citizen = None
         if row.citizen_id is not None:
             citizen = await self.store.citizens.get(citizen_id=row.citizen_id)
         if not row.payload.get("force_template") and self._in_window(citizen):
-            return render_messages(replies), done
+            return render_messages(rendered.replies), done
         locale = (citizen.locale if citizen else None) or self.default_locale
         group = TEMPLATE_GROUP.get(row.kind)
         content_sid = self.templates.get((group, locale)) if group else None
-        variables = row.payload.get("template_variables")
+        variables = rendered.template_variables
         if not content_sid or not variables:
             raise Hold(
                 f"outside WhatsApp's 24-hour window; no template for {row.kind} ({locale}):"

@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -364,22 +364,24 @@ class ComplaintRepo:
             ) as cursor:
                 if cursor.rowcount != 1:
                     return False
-            await db.execute(
+            cursor = await db.execute(
                 "INSERT INTO complaint_events (complaint_id, old_status, new_status, actor,"
                 " actor_name, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (complaint_id, expected_status, new_status, actor, actor_name, note, to_db(now)),
             )
             for message in notify:
-                await _insert_outbox(db, message, now)
+                await _insert_outbox(db, _bind(message, complaint_id, cursor.lastrowid), now)
         return True
+
+    async def event(self, *, event_id: int) -> ComplaintEvent | None:
+        row = await self._store.fetchone("SELECT * FROM complaint_events WHERE id = ?", (event_id,))
+        return _event(row) if row else None
 
     async def events(self, *, complaint_id: int) -> list[ComplaintEvent]:
         rows = await self._store.fetchall(
             "SELECT * FROM complaint_events WHERE complaint_id = ? ORDER BY id", (complaint_id,)
         )
-        return [
-            _from_row(ComplaintEvent, row, created_at=from_db(row["created_at"])) for row in rows
-        ]
+        return [_event(row) for row in rows]
 
     async def _with_photos(self, row: aiosqlite.Row) -> Complaint:
         photos = await self._store.fetchall(
@@ -443,21 +445,24 @@ async def _insert_complaint(db: aiosqlite.Connection, new: NewComplaint, now: da
     return complaint_id
 
 
-def _bind(message: NewOutboxMessage, complaint_id: int) -> NewOutboxMessage:
-    """Fill in the complaint id, known only inside the transaction.
+def _bind(
+    message: NewOutboxMessage, complaint_id: int, event_id: int | None = None
+) -> NewOutboxMessage:
+    """Fill in the ids known only inside the transaction.
 
-    `{complaint_id}` in the dedupe key is replaced, and a payload key `complaint_id` set to None
-    gets the id.
+    `{complaint_id}` in the dedupe key is replaced, and the payload keys `complaint_id` and
+    `event_id` set to None get the ids.
     """
     key = message.dedupe_key
     if key and "{complaint_id}" in key:
         key = key.replace("{complaint_id}", str(complaint_id))
-    payload = message.payload
-    if "complaint_id" in payload and payload["complaint_id"] is None:
-        payload = {**payload, "complaint_id": complaint_id}
-    return NewOutboxMessage(
-        message.channel, message.recipient, message.kind, payload, message.citizen_id, key
-    )
+    ids = {"complaint_id": complaint_id, "event_id": event_id}
+    payload = {k: ids[k] if k in ids and v is None else v for k, v in message.payload.items()}
+    return replace(message, payload=payload, dedupe_key=key)
+
+
+def _event(row: aiosqlite.Row) -> ComplaintEvent:
+    return _from_row(ComplaintEvent, row, created_at=from_db(row["created_at"]))
 
 
 def _complaint(row: aiosqlite.Row, photos: tuple[Photo, ...]) -> Complaint:
