@@ -177,11 +177,12 @@ class WhatsApp:
 def attach_whatsapp(app: App) -> WhatsApp:
     """Give the app a WhatsApp channel through Twilio (call inside the running event loop)."""
     from bot.handlers.whatsapp import MediaFetcher, WhatsAppInbox, build_whatsapp_routes
-    from bot.handlers.whatsapp_channel import WhatsAppChannel, twilio_client
+    from bot.handlers.whatsapp_channel import MediaLinks, WhatsAppChannel, twilio_client
 
     settings = app.settings
     token = settings.twilio_auth_token.get_secret_value()
     client = twilio_client(settings.twilio_account_sid, token, settings.twilio_api_base)
+    links = MediaLinks(settings.public_base_url, settings.twilio_media_path, token, app.clock)
     channel = WhatsAppChannel(
         client,
         settings.twilio_whatsapp_from,
@@ -191,9 +192,11 @@ def attach_whatsapp(app: App) -> WhatsApp:
         status_callback=settings.public_base_url.rstrip("/") + settings.twilio_status_path,
         per_second=settings.twilio_messages_per_second,
         default_locale=settings.default_locale,
+        links=links,
+        media=app.media,
     )
     media = MediaFetcher(settings.twilio_account_sid, token, settings.max_photo_bytes)
     inbox = WhatsAppInbox(app, media)
     app.outbox.add_channel(channel)
-    app.whatsapp = WhatsApp(channel, inbox, media, build_whatsapp_routes(app, inbox))
+    app.whatsapp = WhatsApp(channel, inbox, media, build_whatsapp_routes(app, inbox, links))
     return app.whatsapp

@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     twilio_api_base: str | None = None
     twilio_webhook_path: str = "/twilio/whatsapp"
     twilio_status_path: str = "/twilio/status"
+    twilio_media_path: str = "/twilio/media"
     twilio_messages_per_second: float = Field(10.0, gt=0)
     twilio_template_status_ky: str | None = None
     twilio_template_status_ru: str | None = None
@@ -137,7 +138,7 @@ class Settings(BaseSettings):
         ZoneInfo(value)
         return value
 
-    @field_validator("twilio_webhook_path", "twilio_status_path")
+    @field_validator("twilio_webhook_path", "twilio_status_path", "twilio_media_path")
     @classmethod
     def _absolute_path(cls, value: str) -> str:
         if not value.startswith("/"):

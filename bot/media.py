@@ -159,6 +159,16 @@ class MediaStore:
             raise ImageRejected(NOT_AN_IMAGE)
         return await asyncio.to_thread(self._save_sync, bytes(data))
 
+    async def save_document(self, data: bytes, name: str) -> str:
+        """Store a file the bot sends (not one a citizen sent: those are photos, cleaned);
+        returns its path relative to the media folder, named by its content."""
+        sha = hashlib.sha256(data).hexdigest()
+        suffix = PurePosixPath(name).suffix.lower()
+        suffix = suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ""
+        rel = f"documents/{sha[:2]}/{sha}{suffix}"
+        await asyncio.to_thread(self._write_once, self.media_dir / rel, data)
+        return rel
+
     def open_path(self, path: str) -> Path:
         """Return the absolute location of a stored relative ``path``.
 

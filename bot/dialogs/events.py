@@ -49,6 +49,22 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Document:
+    """A file to send (an .ics, a CSV report, a PNG chart): stored under MEDIA_DIR (`path`),
+    or made at send time by a renderer (`data`, never written into the outbox)."""
+
+    name: str
+    mime: str
+    path: str | None = None
+    data: bytes | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.path is None:
+            raise ValueError("a document queued in the outbox must be stored first (path)")
+        return {"name": self.name, "mime": self.mime, "path": self.path}
+
+
+@dataclass(frozen=True)
 class Reply:
     """One message to show. Channels render `options` as buttons or numbered lines."""
 
@@ -60,6 +76,7 @@ class Reply:
     location: tuple[float, float] | None = None
     reply_to: int | None = None  # the messenger's id of the message this one answers
     force_reply: bool = False  # ask the reader to reply to this message (operators' prompts)
+    document: Document | None = None  # sent before the text
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text}
@@ -77,6 +94,8 @@ class Reply:
             data["reply_to"] = self.reply_to
         if self.force_reply:
             data["force_reply"] = True
+        if self.document is not None:
+            data["document"] = self.document.to_dict()
         return data
 
     @classmethod
@@ -90,6 +109,7 @@ class Reply:
             location=tuple(data["location"]) if data.get("location") else None,
             reply_to=data.get("reply_to"),
             force_reply=bool(data.get("force_reply")),
+            document=Document(**data["document"]) if data.get("document") else None,
         )
 
 

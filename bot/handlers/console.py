@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from bot.complaints import OPEN_STATUSES, OPERATOR_ACTIONS, OperatorRef, normalize_reg_number
-from bot.dialogs.events import Attachment, Incoming, Reply
+from bot.dialogs.events import Attachment, Document, Incoming, Reply
 from bot.dialogs.inputs import clean_text
-from bot.media import sniff_image_type
+from bot.media import MediaStore, sniff_image_type
 from bot.operator_tools import queue_report, reload_faq
 from bot.questions import parse_question_number
 
@@ -39,6 +40,8 @@ def render(reply: Reply) -> str:
     lines = [f"[photo: {path}]" for path in reply.photos]
     if reply.location:
         lines.append(f"[location: {reply.location[0]:.5f}, {reply.location[1]:.5f}]")
+    if reply.document is not None:
+        lines.append(f"[document {reply.document.name}: {reply.document.path}]")
     if reply.text:
         lines.append(reply.text)
     lines += [f"  {number}. {option.label}" for number, option in enumerate(reply.options, 1)]
@@ -54,13 +57,21 @@ class ConsoleChannel:
 
     name = CHANNEL
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, media: MediaStore | None = None) -> None:
         self.out = out
+        self.media = media
 
     async def deliver(self, recipient: str, reply: Reply) -> None:
         label = "operator group" if recipient == OPERATORS else f"message for {recipient}"
+        if reply.document is not None and self.media is not None:
+            reply = replace(reply, document=await self._saved(reply.document))
         self.out.write(f"\n--- {label} ---\n{render(reply)}\n")
         self.out.flush()
+
+    async def _saved(self, document: Document) -> Document:
+        """The document with the full path of its file (written first if it was made now)."""
+        path = document.path or await self.media.save_document(document.data or b"", document.name)
+        return replace(document, path=str(self.media.open_path(path)), data=None)
 
 
 def _file_attachment(path_text: str) -> Attachment:
@@ -153,7 +164,7 @@ async def run_console(
     if hasattr(stdin, "reconfigure"):
         stdin.reconfigure(errors="replace")
     user = clean_text(user)
-    app.outbox.add_channel(ConsoleChannel(out))
+    app.outbox.add_channel(ConsoleChannel(out, app.media))
     out.write(__doc__.split("\n\n", 1)[1] + "\n")
     for reply in await app.engine.handle(
         Incoming(channel=CHANNEL, user_key=user, kind="command", text="/start")

@@ -15,6 +15,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import (
+    BufferedInputFile,
     ForceReply,
     FSInputFile,
     InlineKeyboardButton,
@@ -26,7 +27,7 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from bot.dialogs.events import Option, Rendered, Reply
+from bot.dialogs.events import Document, Option, Rendered, Reply
 from bot.media import MediaStore
 from bot.outbound import RecipientGone, RetryLater, TransientError
 from bot.pacing import Limits, Pacer
@@ -84,10 +85,11 @@ class TelegramPart:
     """One Bot API call: the unit by which the outbox records progress, so a retry never
     repeats a call that Telegram already took."""
 
-    kind: Literal["photo", "album", "location", "text"]
+    kind: Literal["photo", "album", "location", "document", "text"]
     text: str = ""
     paths: tuple[str, ...] = ()
     location: tuple[float, float] | None = None
+    document: Document | None = None
     markup: Reply | None = None  # the reply whose keyboard goes under this (last) text part
     reply_to: int | None = None
 
@@ -102,6 +104,8 @@ def telegram_parts(reply: Reply) -> list[TelegramPart]:
         parts.append(TelegramPart("album", paths=reply.photos[start : start + ALBUM_LIMIT]))
     if reply.location:
         parts.append(TelegramPart("location", location=reply.location))
+    if reply.document:
+        parts.append(TelegramPart("document", document=reply.document))
     if reply.text:
         pieces = split_text(reply.text)
         for index, piece in enumerate(pieces):
@@ -153,6 +157,8 @@ class TelegramRenderer:
             return album[0].message_id if album else None
         if part.kind == "location":
             return (await self.bot.send_location(chat_id, *part.location)).message_id
+        if part.kind == "document":
+            return (await self.bot.send_document(chat_id, self._file(part.document))).message_id
         reply_parameters = None
         if part.reply_to is not None:
             reply_parameters = ReplyParameters(
@@ -165,6 +171,12 @@ class TelegramRenderer:
             reply_parameters=reply_parameters,
         )
         return sent.message_id
+
+
+    def _file(self, document: Document) -> BufferedInputFile | FSInputFile:
+        if document.data is not None:
+            return BufferedInputFile(document.data, filename=document.name)
+        return FSInputFile(self.media.open_path(document.path), filename=document.name)
 
 
 class TelegramChannel:

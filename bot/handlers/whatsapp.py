@@ -185,8 +185,9 @@ def public_url(base: str, request: web.Request) -> str:
     return base.rstrip("/") + request.path_qs
 
 
-def build_whatsapp_routes(app, inbox: WhatsAppInbox) -> list[web.RouteDef]:
-    """The inbound webhook and the status callback, both signature-checked."""
+def build_whatsapp_routes(app, inbox: WhatsAppInbox, links=None) -> list[web.RouteDef]:
+    """The inbound webhook and the status callback, both signature-checked, and the signed,
+    expiring links to the files the bot sends (`links`: a `MediaLinks`)."""
     settings = app.settings
     validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
 
@@ -250,7 +251,22 @@ def build_whatsapp_routes(app, inbox: WhatsAppInbox) -> list[web.RouteDef]:
             await app.store.outbox.scrub(message_id=row.id)
         return _twiml()
 
+    async def media(request: web.Request) -> web.StreamResponse:
+        """A file the bot sends, for Twilio to fetch: only with a valid, fresh signature."""
+        path = request.match_info["path"]
+        query = request.query
+        if links is None or not links.valid(path, query.get("exp", ""), query.get("sig", "")):
+            return web.Response(status=403, text="invalid or expired link")
+        try:
+            file = app.media.open_path(path)
+        except ValueError:
+            return web.Response(status=404)
+        if not file.is_file():
+            return web.Response(status=404)
+        return web.FileResponse(file)
+
     return [
         web.post(settings.twilio_webhook_path, inbound),
         web.post(settings.twilio_status_path, status),
+        web.get(settings.twilio_media_path.rstrip("/") + "/{path:.+}", media),
     ]

@@ -15,18 +15,21 @@ sender; no call blocks the loop.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.dialogs.events import Rendered, Reply
+from bot.dialogs.events import Document, Rendered, Reply
 from bot.outbound import Hold, RecipientGone, RetryLater, TransientError
 from bot.pacing import Limits, Pacer
 from bot.storage.models import OutboxMessage
@@ -53,6 +56,41 @@ TEMPLATE_GROUP = {
     "reminder": "reminder",
     "survey_invitation": "survey",
 }
+
+
+@dataclass(frozen=True)
+class Media:
+    """One WhatsApp message carrying a photo or a document, fetched by Twilio from `url`."""
+
+    url: str
+    caption: str = ""
+
+
+class MediaLinks:
+    """Unguessable, expiring addresses under PUBLIC_BASE_URL for the files Twilio fetches to
+    send (Twilio takes media only by URL): the path, an expiry time and an HMAC of both."""
+
+    def __init__(self, base_url: str, prefix: str, secret: str, clock, ttl=timedelta(hours=2)):
+        self.base = base_url.rstrip("/") + prefix.rstrip("/")
+        self.prefix = prefix.rstrip("/")
+        self._key = hashlib.sha256(b"media-links:" + secret.encode()).digest()
+        self.clock = clock
+        self.ttl = ttl
+
+    def url(self, path: str) -> str:
+        expires = int((self.clock.now() + self.ttl).timestamp())
+        query = urlencode({"exp": expires, "sig": self._sign(path, expires)})
+        return f"{self.base}/{quote(path)}?{query}"
+
+    def valid(self, path: str, expires: str, signature: str) -> bool:
+        """The signature is ours and the link has not expired."""
+        if not expires.isascii() or not expires.isdigit():
+            return False
+        fresh = int(expires) >= self.clock.now().timestamp()
+        return fresh and hmac.compare_digest(self._sign(path, int(expires)), signature)
+
+    def _sign(self, path: str, expires: int) -> str:
+        return hmac.new(self._key, f"{path}|{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -142,6 +180,8 @@ class WhatsAppChannel:
         status_callback: str | None,
         per_second: float = 10.0,
         default_locale: str = "ky",
+        links: MediaLinks | None = None,
+        media=None,
     ) -> None:
         self.client = client
         self.sender = whatsapp_address(sender)
@@ -150,6 +190,8 @@ class WhatsAppChannel:
         self.templates = templates
         self.status_callback = status_callback
         self.pacer = Pacer(Limits(per_second=per_second))
+        self.links = links  # without them (no public address) photos go as text notes
+        self.media = media
         self.default_locale = default_locale
 
     async def close(self) -> None:
@@ -165,7 +207,7 @@ class WhatsAppChannel:
         if row.citizen_id is not None:
             citizen = await self.store.citizens.get(citizen_id=row.citizen_id)
         if not row.payload.get("force_template") and self._in_window(citizen):
-            return render_messages(rendered.replies), done
+            return await self._free_form(rendered.replies), done
         locale = (citizen.locale if citizen else None) or self.default_locale
         group = TEMPLATE_GROUP.get(row.kind)
         content_sid = self.templates.get((group, locale)) if group else None
@@ -177,7 +219,33 @@ class WhatsAppChannel:
             )
         return [Template(content_sid, {str(k): str(v) for k, v in variables.items()})], 0
 
-    async def deliver(self, recipient: str, part: str | Template | Reply) -> str | None:
+    async def _free_form(self, replies: list[Reply]) -> list[str | Media]:
+        """Text bodies (short replies joined), and each photo and document as a media message
+        of its own, before the text of its reply."""
+        parts: list[str | Media] = []
+        texts: list[Reply] = []
+        for reply in replies:
+            media = await self._media_of(reply)
+            if media:
+                parts += render_messages(texts) + media
+                texts = []
+            texts.append(replace(reply, photos=(), document=None))
+        return parts + render_messages(texts)
+
+    async def _media_of(self, reply: Reply) -> list[Media]:
+        if self.links is None:  # no public address: Twilio could not fetch them
+            return []
+        paths = list(reply.photos)
+        if reply.document is not None:
+            paths.append(await self._stored(reply.document))
+        return [Media(self.links.url(path)) for path in paths]
+
+    async def _stored(self, document: Document) -> str:
+        if document.path is not None:
+            return document.path
+        return await self.media.save_document(document.data or b"", document.name)
+
+    async def deliver(self, recipient: str, part: str | Media | Template | Reply) -> str | None:
         """Send one message; returns Twilio's MessageSid."""
         if isinstance(part, Reply):  # not prepared (called directly): render it here
             part = "\n\n".join(render_messages([part]))
@@ -185,6 +253,10 @@ class WhatsAppChannel:
         if isinstance(part, Template):
             fields["content_sid"] = part.content_sid
             fields["content_variables"] = json.dumps(part.variables, ensure_ascii=False)
+        elif isinstance(part, Media):
+            fields["media_url"] = [part.url]
+            if part.caption:
+                fields["body"] = part.caption
         else:
             fields["body"] = part
         if self.status_callback:
