@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.clock import SystemClock
+from bot.clock import Clock, SystemClock
 from bot.complaints import ComplaintService
 from bot.config import Settings
 from bot.content import Content, load_content
@@ -21,6 +22,9 @@ from bot.outbound import OutboxDispatcher
 from bot.questions import QuestionService
 from bot.storage.store import Store
 
+if TYPE_CHECKING:  # the channels' SDKs are imported only when a channel is attached
+    from bot.handlers.telegram_render import TelegramRenderer
+
 log = logging.getLogger(__name__)
 
 
@@ -29,7 +33,7 @@ class App:
     """Everything the channels and the scheduler need, built once per process (or per test)."""
 
     settings: Settings
-    clock: object
+    clock: Clock
     store: Store
     i18n: I18n
     content: Content
@@ -39,8 +43,8 @@ class App:
     questions: QuestionService
     engine: DialogEngine
     outbox: OutboxDispatcher
-    telegram_renderer: object = None  # set by attach_telegram
-    whatsapp: object = None  # set by attach_whatsapp
+    telegram_renderer: TelegramRenderer | None = None  # set by attach_telegram
+    whatsapp: WhatsApp | None = None  # set by attach_whatsapp
 
     async def close(self) -> None:
         if self.whatsapp is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.clock import Clock
 from bot.content import Content
 from bot.dialogs.events import Option, Rendered, Reply
 from bot.i18n import LANGUAGE_NAMES, N_, I18n, Texts
@@ -166,7 +167,7 @@ class ComplaintService:
         i18n: I18n,
         content: Content,
         *,
-        clock,
+        clock: Clock,
         tz: ZoneInfo,
         deadline_days: int,
         operator_chat_id: int | None,

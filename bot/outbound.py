@@ -28,6 +28,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, Protocol
 
+from bot.clock import Clock
 from bot.dialogs.events import Rendered, Reply
 from bot.storage.models import NewOutboxMessage, OutboxMessage
 from bot.storage.store import Store
@@ -127,7 +128,7 @@ class OutboxDispatcher:
     def __init__(
         self,
         store: Store,
-        clock,
+        clock: Clock,
         *,
         max_attempts: int = 8,
         batch: int = 50,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.clock import Clock
 from bot.complaints import OperatorRef, group_message
 from bot.dialogs.events import Option, Rendered, Reply
 from bot.i18n import LANGUAGE_NAMES, I18n, Texts
@@ -40,7 +41,7 @@ class QuestionService:
         store: Store,
         i18n: I18n,
         *,
-        clock,
+        clock: Clock,
         operator_locale: str,
         operator_channel: str,
         operator_recipient: str | None,

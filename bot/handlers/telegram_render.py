@@ -172,7 +172,6 @@ class TelegramRenderer:
         )
         return sent.message_id
 
-
     def _file(self, document: Document) -> BufferedInputFile | FSInputFile:
         if document.data is not None:
             return BufferedInputFile(document.data, filename=document.name)

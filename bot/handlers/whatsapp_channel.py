@@ -29,6 +29,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from bot.clock import Clock
 from bot.dialogs.events import Document, Rendered, Reply
 from bot.outbound import Hold, RecipientGone, RetryLater, TransientError
 from bot.pacing import Limits, Pacer
@@ -70,7 +71,9 @@ class MediaLinks:
     """Unguessable, expiring addresses under PUBLIC_BASE_URL for the files Twilio fetches to
     send (Twilio takes media only by URL): the path, an expiry time and an HMAC of both."""
 
-    def __init__(self, base_url: str, prefix: str, secret: str, clock, ttl=timedelta(hours=2)):
+    def __init__(
+        self, base_url: str, prefix: str, secret: str, clock: Clock, ttl=timedelta(hours=2)
+    ):
         self.base = base_url.rstrip("/") + prefix.rstrip("/")
         self.prefix = prefix.rstrip("/")
         self._key = hashlib.sha256(b"media-links:" + secret.encode()).digest()
@@ -175,7 +178,7 @@ class WhatsAppChannel:
         sender: str,
         *,
         store,
-        clock,
+        clock: Clock,
         templates: dict[tuple[str, str], str],
         status_callback: str | None,
         per_second: float = 10.0,
