@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock, SystemClock
 from bot.complaints import ComplaintService
 from bot.config import Settings
 from bot.content import Content, load_content
+from bot.dialogs.caps import CONSOLE, TELEGRAM, WHATSAPP
 from bot.dialogs.engine import DialogEngine, Limits
 from bot.dialogs.guards import FloodGuard
+from bot.dialogs.pushed import remember_pushed_options
 from bot.faq import FaqLibrary
 from bot.i18n import I18n
 from bot.media import MediaStore
@@ -105,6 +108,7 @@ async def build_app(
         default_locale=settings.default_locale,
         limits=Limits(settings.max_photos, settings.max_photo_bytes),
         flood=FloodGuard(settings.flood_burst, settings.flood_rate_per_second, clock.monotonic),
+        channel_caps={"telegram": TELEGRAM, "whatsapp": WHATSAPP, "console": CONSOLE},
     )
     outbox = OutboxDispatcher(
         store,
@@ -122,6 +126,8 @@ async def build_app(
         "question_answer": questions.render_answer,
     }.items():
         outbox.add_renderer(kind, renderer)
+    # a number typed after a pushed message's options (WhatsApp) answers that message
+    outbox.on_pushed_options = partial(remember_pushed_options, store)
     return App(
         settings, clock, store, i18n, content, media, complaints, faq, questions, engine, outbox
     )

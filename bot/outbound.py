@@ -29,8 +29,8 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from bot.clock import Clock
-from bot.dialogs.events import Rendered, Reply
-from bot.storage.models import NewOutboxMessage, OutboxMessage
+from bot.dialogs.events import Option, Rendered, Reply
+from bot.storage.models import REPLY_LANE, NewOutboxMessage, OutboxMessage
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,8 @@ class OutboxDispatcher:
         self._slots = asyncio.Semaphore(concurrency)
         self.channels: dict[str, Channel] = {}
         self.renderers: dict[str, Renderer] = {}
+        # called with (citizen id, options) after a push with options reached a citizen
+        self.on_pushed_options: Callable[[int, list[Option]], Awaitable[Any]] | None = None
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -254,7 +256,17 @@ class OutboxDispatcher:
             parts_done=len(parts),
             provider_sid=self._kept(channel, row, last_id),
         )
+        await self._note_pushed_options(row, rendered)
         return 1
+
+    async def _note_pushed_options(self, row: OutboxMessage, rendered: Rendered) -> None:
+        """A pushed message with options reached the citizen: a number typed next can mean
+        one of them (replies' options are noted by the dialog step itself)."""
+        if self.on_pushed_options is None or row.citizen_id is None or row.lane == REPLY_LANE:
+            return
+        options = [option for reply in rendered.replies for option in reply.options]
+        if options:
+            await self.on_pushed_options(row.citizen_id, options)
 
     @staticmethod
     async def _pace(channel: Channel, row: OutboxMessage) -> None:

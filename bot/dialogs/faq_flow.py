@@ -1,4 +1,4 @@
-"""The FAQ flow of the dialog core: browse by topic, search typed questions, ask the operators.
+"""The FAQ dialog: browse by topic, search typed questions, ask the operators.
 
 - Topics, then a topic's questions a page at a time (`PAGE_SIZE` per message), then an answer.
 - Anything typed in these states (or a question typed in the main menu) is searched in both
@@ -8,8 +8,6 @@
   as a complaint to file, above any entries that fit.
 - When nothing fits, the citizen may send the question itself to the operators; it is stored
   with a number and the answer comes back in this chat.
-
-Mixed into `DialogEngine`; the states are named in `states.py` like every other.
 """
 
 from __future__ import annotations
@@ -17,17 +15,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.dialogs.common import COMPLAINT
+from bot.dialogs.dialog import Command, Dialog, MenuEntry
 from bot.dialogs.events import Option, Reply
 from bot.dialogs.states import State
+from bot.dialogs.turn import Turn
+from bot.i18n import N_
 
 if TYPE_CHECKING:
-    from bot.dialogs.engine import Turn
-    from bot.faq import FaqCatalog, FaqEntry, FaqLibrary
-    from bot.questions import QuestionService
+    from bot.faq import FaqCatalog, FaqEntry
 
 PAGE_SIZE = 6
 MIN_QUERY_LETTERS = 3
 MAX_QUESTION = 1000
+
+FAQ_PROMPTS = {
+    State.FAQ_TOPICS: "_prompt_faq_topics",
+    State.FAQ_LIST: "_prompt_faq_list",
+    State.FAQ_RESULTS: "_prompt_faq_results",
+    State.FAQ_ANSWER: "_prompt_faq_answer",
+    State.FAQ_ASK: "_prompt_faq_ask",
+}
+FAQ_STATES = frozenset(FAQ_PROMPTS)
 
 
 @dataclass(frozen=True)
@@ -40,26 +49,48 @@ class TypedText:
     found: list[FaqEntry]
 
 
-class FaqFlow:
-    """FAQ states: FAQ_TOPICS, FAQ_LIST, FAQ_RESULTS, FAQ_ANSWER, FAQ_ASK."""
+class FaqDialog(Dialog):
+    """FAQ states: FAQ_TOPICS, FAQ_LIST, FAQ_RESULTS, FAQ_ANSWER, FAQ_ASK (one handler)."""
 
-    faq: FaqLibrary
-    questions: QuestionService
+    name = "faq"
+    states = dict.fromkeys(FAQ_STATES, "_in_faq")
+    prompts = FAQ_PROMPTS
+    commands = {"/faq": Command("open"), "/questions": Command("open")}
+    menu = MenuEntry("menu:faq", N_("❓ Questions and answers"), order=40)
+    light_states = FAQ_STATES
 
     @property
     def catalog(self) -> FaqCatalog:
-        return self.faq.catalog
+        return self.services.faq.catalog
 
     def _faq(self, turn: Turn) -> dict:
         return turn.conv.data.setdefault("faq", {})
 
     def _faq_go(self, turn: Turn, state: State) -> None:
         turn.go(state)
-        turn.replies.append(FAQ_PROMPTS[state](self, turn))
+        turn.replies.append(self.prompt(turn))
 
-    def _start_faq(self, turn: Turn) -> None:
+    async def open(self, turn: Turn) -> None:
         turn.conv.data["faq"] = {}
         self._faq_go(turn, State.FAQ_TOPICS)
+
+    async def at_menu(self, turn: Turn) -> bool:
+        """Small talk, a stated problem or a question typed at the menu: the FAQ answers."""
+        read = self._menu_search(turn)
+        if read is None:
+            return False
+        await self._search_faq(turn, turn.event.text, read)
+        return True
+
+    def _menu_search(self, turn: Turn) -> TypedText | None:
+        """Text typed at the menu, read for the FAQ, or None when the FAQ has nothing to say to
+        it. Small talk gets a kind answer, a stated problem ("суу жок") the offer to file it as
+        a complaint, a question the entries that fit, and a long text the offer to send it to
+        the operators; a stray word gets none of these."""
+        typed = turn.event.text
+        read = self._read_typed(typed)
+        worth = read.small_talk or read.problem or read.found or len(typed.split()) >= 5
+        return read if worth else None
 
     def _faq_tail(self, turn: Turn) -> tuple[Option, ...]:
         _ = turn._
@@ -194,9 +225,8 @@ class FaqFlow:
             await self._send_question(turn)
         elif option == "faq:complain":
             typed = turn.conv.data.pop("faq", {}).get("query", "")
-            self._start_complaint(turn)
-            if typed:  # offered as the description, so the citizen need not type it again
-                turn.draft["suggested"] = typed
+            # offered as the description, so the citizen need not type it again
+            await self.nav.open(COMPLAINT, turn, suggested=typed)
         elif turn.event.kind == "text":
             await self._search_faq(turn, turn.event.text)
         else:
@@ -224,7 +254,7 @@ class FaqFlow:
         if read.small_talk:
             turn.say(_small_talk_reply(turn, read.small_talk))
             turn.conv.data.pop("faq", None)
-            await self._to_menu(turn)
+            await self.nav.to_menu(turn)
             return
         if sum(ch.isalpha() for ch in text) < MIN_QUERY_LETTERS:
             turn.say(_("Please type your question in a few words."))
@@ -252,7 +282,7 @@ class FaqFlow:
         if not query:
             self._faq_go(turn, State.FAQ_TOPICS)
             return
-        question = await self.questions.ask(turn.citizen, query, turn.texts.locale)
+        question = await self.services.questions.ask(turn.citizen, query, turn.texts.locale)
         turn.conv.data.pop("faq", None)
         turn.say(
             turn._(
@@ -260,7 +290,7 @@ class FaqFlow:
                 "The answer will come in this chat."
             ).format(number=question.number)
         )
-        await self._to_menu(turn)
+        await self.nav.to_menu(turn)
 
 
 def _small_talk_reply(turn: Turn, kind: str) -> str:
@@ -274,13 +304,3 @@ def _small_talk_reply(turn: Turn, kind: str) -> str:
         "I can help only with the municipality's matters: complaints, their status and "
         "questions about them. Choose what you need in the menu below."
     )
-
-
-FAQ_PROMPTS = {
-    State.FAQ_TOPICS: FaqFlow._prompt_faq_topics,
-    State.FAQ_LIST: FaqFlow._prompt_faq_list,
-    State.FAQ_RESULTS: FaqFlow._prompt_faq_results,
-    State.FAQ_ANSWER: FaqFlow._prompt_faq_answer,
-    State.FAQ_ASK: FaqFlow._prompt_faq_ask,
-}
-FAQ_STATES = frozenset(FAQ_PROMPTS)

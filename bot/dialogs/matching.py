@@ -5,7 +5,8 @@ the words; Telegram users may type a label too. Case, spaces, emoji and punctuat
 and Kyrgyz letters typed as their Russian look-alikes (ө/о, ү/у, ң/н) still match. Whole words
 of one label ("вода" for "Питьевая вода") choose it when no other label has them. Short answers
 people type ("да", "жок", "ok", "аноним", "russkiy") are synonyms of an option id (`ALIASES`):
-they choose that option wherever it is offered, however short they are.
+they choose that option wherever it is offered, however short they are; so do the yes/no
+words for any option whose id ends in ":yes" or ":no" (a pushed "followup:<id>:yes").
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ def fold(text: str) -> str:
 
 
 _FOLDED_ALIASES = {option: {fold(word) for word in words} for option, words in ALIASES.items()}
+# Ids of options pushed with an id per subject ("followup:<id>:yes") take the yes/no words too.
+_FOLDED_ENDINGS = {":yes": _FOLDED_ALIASES["sub:yes"], ":no": _FOLDED_ALIASES["sub:no"]}
+
+
+def _aliases(option_id: str) -> set[str]:
+    found = _FOLDED_ALIASES.get(option_id)
+    if found is not None:
+        return found
+    ending = option_id[option_id.rfind(":") :]
+    return _FOLDED_ENDINGS.get(ending, set())
 
 
 def match_option(text: str, options: list[Option], *, allow_numbers: bool) -> Option | None:
@@ -80,7 +91,7 @@ def match_option(text: str, options: list[Option], *, allow_numbers: bool) -> Op
     exact = next((option for option in options if fold(option.label) == typed), None)
     if exact:
         return exact
-    aliased = [option for option in options if typed in _FOLDED_ALIASES.get(option.id, ())]
+    aliased = [option for option in options if typed in _aliases(option.id)]
     if aliased:
         return aliased[0]
     if len(typed) < MIN_PARTIAL:

@@ -4,19 +4,18 @@ The bot asks, naming the municipality, whether the citizen wants its announcemen
 hearings, news). STOP / СТОП / ТОКТОТ / "unsubscribe" typed as a whole message ends them and
 START resumes them, on every channel. Announcements only: answers about the citizen's own
 complaints and questions keep coming whatever is chosen here.
-
-Mixed into `DialogEngine`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from functools import partial
 
+from bot.dialogs.common import LANGUAGE, SUBSCRIPTION
+from bot.dialogs.dialog import Command, Dialog, Handler, MenuEntry
 from bot.dialogs.events import Option, Reply
 from bot.dialogs.states import State
-
-if TYPE_CHECKING:
-    from bot.dialogs.engine import Turn
+from bot.dialogs.turn import Turn
+from bot.i18n import N_
 
 STOP_WORDS = frozenset(
     {"stop", "стоп", "токтот", "токтотом", "unsubscribe", "отписаться", "отписка"}
@@ -34,17 +33,35 @@ def subscription_word(typed: str) -> bool | None:
     return None
 
 
-class SubscriptionFlow:
+class SubscriptionDialog(Dialog):
     """The SUBSCRIBE state and the STOP/START words."""
 
-    municipality: dict[str, str]
+    name = SUBSCRIPTION
+    states = {State.SUBSCRIBE: "_in_subscribe"}
+    prompts = {State.SUBSCRIBE: "_prompt_subscribe"}
+    commands = {
+        "/announcements": Command("open"),
+        "/subscribe": Command("open"),
+        "/stop": Command("stop", leaves=False),
+        "/unsubscribe": Command("stop", leaves=False),
+    }
+    menu = MenuEntry("menu:announcements", N_("🔔 Announcements"), order=50)
+    light_states = frozenset({State.SUBSCRIBE})
 
     def _municipality(self, turn: Turn) -> str:
-        return self.municipality.get(turn.texts.locale, "")
+        return self.services.municipality.get(turn.texts.locale, "")
 
-    def _ask_subscription(self, turn: Turn) -> None:
+    async def open(self, turn: Turn) -> None:
         turn.go(State.SUBSCRIBE)
         turn.replies.append(self._prompt_subscribe(turn))
+
+    def hears(self, turn: Turn) -> Handler | None:
+        """STOP or START typed as a whole message, in any state."""
+        wanted = subscription_word(turn.event.text)
+        return None if wanted is None else partial(self._subscription_word, wanted=wanted)
+
+    async def stop(self, turn: Turn) -> None:
+        await self._subscription_word(turn, False)
 
     def _prompt_subscribe(self, turn: Turn) -> Reply:
         _ = turn._
@@ -81,7 +98,7 @@ class SubscriptionFlow:
                 turn.say(turn._("Please choose one of the options below."))
                 turn.replies.append(self._prompt_subscribe(turn))
                 return
-        await self._to_menu(turn)
+        await self.nav.to_menu(turn)
 
     async def _set_subscription(self, turn: Turn, wanted: bool) -> None:
         await self.store.citizens.set_announcements(
@@ -106,6 +123,6 @@ class SubscriptionFlow:
         """STOP or START typed anywhere: change consent, then carry on where the citizen was."""
         await self._set_subscription(turn, wanted)
         if turn.citizen.locale is None:
-            self._show_language(turn)
+            await self.nav.open(LANGUAGE, turn)
         else:
-            await self._prompt(turn)
+            await self.nav.prompt(turn)
