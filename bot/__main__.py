@@ -137,6 +137,10 @@ async def run_services(settings: Settings) -> None:
         if poller is not None:
             poller.cancel()
             await asyncio.gather(poller, return_exceptions=True)
+        # no new jobs, and the outbox pass under way finishes (shutdown would cancel it in
+        # the middle of a call Telegram may already have taken)
+        scheduler.pause()
+        await app.outbox.drain()
         scheduler.shutdown(wait=False)
         if runner is not None:
             await runner.cleanup()

@@ -28,11 +28,16 @@ async def queue_report(app) -> str:
     """What waits and why: held messages (e.g. WhatsApp outside the 24-hour window), unsent
     messages, open questions. Never who the messages are for."""
     _ = app.complaints.operator_texts().gettext
-    lines = [
-        _("Messages waiting to be sent: {count}.").format(
-            count=len(await app.store.outbox.list(status="pending"))
+    counts = await app.store.outbox.counts()
+    lines = [_("Messages waiting to be sent: {count}.").format(count=counts.get("pending", 0))]
+    if counts.get("unreachable"):
+        lines.append(
+            _("Waiting for citizens who blocked the bot to write again: {count}.").format(
+                count=counts["unreachable"]
+            )
         )
-    ]
+    if counts.get("failed"):
+        lines.append(_("Given up after repeated errors: {count}.").format(count=counts["failed"]))
     held = await app.store.outbox.held_summary()
     if held:
         lines.append(_("Held until the citizen writes again:"))

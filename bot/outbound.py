@@ -111,6 +111,7 @@ def is_secret(row: OutboxMessage) -> bool:
 SECRET_KINDS = frozenset({"reply", "receipt"})
 # Rows whose sent message is looked up by its messenger id later (an operator replies to it).
 TRACKED_KINDS = frozenset({"operator_prompt", "question_prompt"})
+GROUP_GONE_PAUSE = timedelta(minutes=15)
 
 
 class OutboxDispatcher:
@@ -149,6 +150,7 @@ class OutboxDispatcher:
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._kicked: set[asyncio.Task] = set()
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -172,7 +174,7 @@ class OutboxDispatcher:
 
     async def _claim_and_deliver(self, row: OutboxMessage) -> int:
         async with self._slots:
-            if not await self.store.outbox.claim(message_id=row.id):
+            if not await self.store.outbox.claim(message_id=row.id, now=self.clock.now()):
                 return 0  # another sender took it
             return await self._deliver_row(row)
 
@@ -189,8 +191,17 @@ class OutboxDispatcher:
                 sent += await self._deliver_row(row)
             return sent
 
+    def kick(self, channel: str, recipient: str) -> None:
+        """`send_for` in the background: the caller (an operator's update) does not wait while
+        a busy group's queue goes out at twenty messages a minute. `drain` waits for it."""
+        task = asyncio.create_task(self.send_for(channel, recipient))
+        self._kicked.add(task)
+        task.add_done_callback(self._kicked.discard)
+
     async def drain(self) -> None:
         """Wait for the sends in progress to finish (before the store is closed)."""
+        while self._kicked:
+            await asyncio.gather(*list(self._kicked), return_exceptions=True)
         await self._idle.wait()
 
     @asynccontextmanager
@@ -237,12 +248,7 @@ class OutboxDispatcher:
             await self._postpone(row, "rate limited", timedelta(seconds=wait.seconds), count=False)
             return 0
         except RecipientGone as gone:
-            await self.store.outbox.mark_failed(
-                message_id=row.id, error=f"recipient gone: {gone}", status="unreachable"
-            )
-            if row.citizen_id is not None:
-                await self.store.citizens.mark_unreachable(citizen_id=row.citizen_id)
-            log.info("outbox row %s: recipient unreachable", row.id)
+            await self._recipient_gone(row, gone)
             return 0
         except Exception as exc:  # network, server or unexpected: retry with back-off
             await self._retry_or_fail(row, exc)
@@ -282,6 +288,20 @@ class OutboxDispatcher:
         if getattr(channel, "confirms_delivery_later", False) or row.kind in TRACKED_KINDS:
             return provider_id
         return None
+
+    async def _recipient_gone(self, row: OutboxMessage, gone: RecipientGone) -> None:
+        """A citizen who blocked the bot: the row waits as 'unreachable' until they write. A
+        chat with no citizen (an operator group the bot is not in, yet or any more): tried again
+        every quarter of an hour, so cards arrive once the bot is added back."""
+        if row.citizen_id is None:
+            log.warning("outbox row %s: the bot cannot write to that chat; retrying", row.id)
+            await self._postpone(row, f"recipient gone: {gone}", GROUP_GONE_PAUSE, count=False)
+            return
+        await self.store.outbox.mark_failed(
+            message_id=row.id, error=f"recipient gone: {gone}", status="unreachable"
+        )
+        await self.store.citizens.mark_unreachable(citizen_id=row.citizen_id)
+        log.info("outbox row %s: recipient unreachable", row.id)
 
     async def render(self, row: OutboxMessage) -> Rendered:
         """What a row says now: its kind's renderer (ids in the payload, the recipient's

@@ -30,6 +30,7 @@ class TelegramHarness:
         await self.dispatcher.feed_update(
             self.bot, Update.model_validate(update, context={"bot": self.bot})
         )
+        await self.app.outbox.drain()  # what the update queued for the group went out
 
     async def close(self) -> None:
         await self.bot.session.close()

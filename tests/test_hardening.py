@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.__main__ import webhook_secret
 from bot.app import build_app
 from bot.complaints import normalize_receipt_code
+from bot.dialogs.events import Reply
 from bot.handlers.console import CONSOLE_OPERATOR
 from bot.handlers.telegram_inbox import SECRET_HEADER, TelegramInbox
 from bot.logsafe import redact_logs
@@ -456,3 +458,74 @@ async def test_a_group_gets_twenty_messages_a_minute_and_a_citizens_reply_is_not
     await pacer.wait("7002", NOTICE_LANE)
     with pytest.raises(TimeoutError):  # a second notice to one chat within the second
         await asyncio.wait_for(pacer.wait("7002", NOTICE_LANE), timeout=0.05)
+
+
+# ----- found by review: order under two senders, multi-part receipts, a group the bot left ----
+
+
+def _row(recipient: str, text: str, **extra):
+    from bot.outbound import replies_message
+
+    return replies_message(
+        channel="telegram", recipient=recipient, replies=[Reply(text=text)], kind="x", **extra
+    )
+
+
+async def test_a_row_taken_from_an_old_snapshot_waits_for_an_older_row_that_came_back(
+    app, chat, clock
+):
+    await chat.command("/start")  # a citizen, so rows can wait for them
+    await app.store.outbox.add(
+        messages=[_row("700", "notice-1", citizen_id=1), _row("700", "notice-2", citizen_id=1)],
+        now=clock.now(),
+    )
+    first, second = await app.store.outbox.list(kind="x")
+    await app.store.outbox.mark_failed(message_id=first.id, error="gone", status="unreachable")
+    [snapshot] = await app.store.outbox.due(now=clock.now())  # run_once sees notice-2 only
+    assert snapshot.id == second.id
+    await app.store.outbox.release_for(citizen_id=1, now=clock.now())  # the citizen came back
+    assert not await app.store.outbox.claim(message_id=second.id, now=clock.now())
+    assert await app.store.outbox.claim(message_id=first.id, now=clock.now())
+
+
+async def test_a_row_postponed_by_another_sender_is_not_taken_again(app, clock):
+    await app.store.outbox.add(messages=[_row("701", "a")], now=clock.now())
+    [row] = await app.store.outbox.due(now=clock.now())
+    await app.store.outbox.retry_later(
+        message_id=row.id, at=clock.now() + timedelta(seconds=30), error="429"
+    )
+    assert not await app.store.outbox.claim(message_id=row.id, now=clock.now())
+
+
+async def test_a_secret_row_is_blanked_only_when_all_of_it_is_delivered(app, clock):
+    await app.store.outbox.add(messages=[_row("702", "code 7KXM-4PQ2")], now=clock.now())
+    [row] = await app.store.outbox.list(kind="x")
+    await app.store.outbox.record_part(
+        message_id=row.id, parts_done=1, provider_sid="SM1", now=clock.now()
+    )
+    await app.store.outbox.record_delivery(
+        provider_sid="SM1", status="delivered", error_code=None, now=clock.now()
+    )
+    assert not await app.store.outbox.scrub_if_done(message_id=row.id)  # part 2 still to go
+    await app.store.outbox.mark_sent(
+        message_id=row.id, now=clock.now(), parts_done=2, provider_sid="SM2"
+    )
+    assert not await app.store.outbox.scrub_if_done(message_id=row.id)  # SM2 not delivered
+    await app.store.outbox.record_delivery(
+        provider_sid="SM2", status="read", error_code=None, now=clock.now()
+    )
+    assert await app.store.outbox.scrub_if_done(message_id=row.id)
+    assert (await app.store.outbox.get(message_id=row.id)).payload == {}
+
+
+async def test_cards_for_a_group_the_bot_is_not_in_are_sent_once_it_is_added(tg, app, clock):
+    tg.api.fail_next("sendMessage", 403, "Forbidden: bot is not a member of the group chat")
+    await app.store.outbox.add(messages=[_row(str(OPERATOR_CHAT), "card")], now=clock.now())
+    assert await app.outbox.run_once() == 0
+    [row] = await app.store.outbox.list(kind="x")
+    assert row.status == "pending"  # not "unreachable": no citizen will ever write for a group
+    clock.advance(minutes=16)
+    assert await app.outbox.run_once() == 1
+    from bot.operator_tools import queue_report
+
+    assert "unreachable" not in await queue_report(app)

@@ -117,7 +117,7 @@ async def test_restart_resends_rows_a_crash_left_half_claimed(tmp_path, clock):
     app = await build_app(settings, clock=clock)
     await app.store.outbox.add(messages=[_three_part()], now=clock.now())
     [row] = await app.store.outbox.due(now=clock.now())
-    assert await app.store.outbox.claim(message_id=row.id)  # then the process "dies"
+    assert await app.store.outbox.claim(message_id=row.id, now=clock.now())  # then it "dies"
     await app.close()
     app = await build_app(settings, clock=clock)
     try:

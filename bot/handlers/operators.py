@@ -118,7 +118,7 @@ def build_operator_router(app) -> Router:
         """Queue a message for the group (once per update) and send the group's queue now."""
         message = group_message(str(chat_id), kind, [reply], _key(kind, inbound), **extra)
         await app.store.outbox.add(messages=[message], now=app.clock.now())
-        await app.outbox.send_for("telegram", str(chat_id))
+        app.outbox.kick("telegram", str(chat_id))
 
     async def say(message: Message, text: str, inbound) -> None:
         await post(message.chat.id, "group_note", Reply(text, reply_to=message.message_id), inbound)
@@ -161,7 +161,7 @@ def build_operator_router(app) -> Router:
             return
         await answer_query(query, _("Done."))
         await _refresh_card(bot, chat_id, query.message.message_id, result.complaint)
-        await app.outbox.send_for("telegram", str(chat_id))
+        app.outbox.kick("telegram", str(chat_id))
 
     async def _ask_for_text(query: CallbackQuery, complaint, action: str, inbound) -> None:
         questions = {
@@ -268,7 +268,7 @@ def build_operator_router(app) -> Router:
         await _refresh_card(
             bot, message.chat.id, prompt.payload.get("card_message_id"), result.complaint
         )
-        await app.outbox.send_for("telegram", str(message.chat.id))
+        app.outbox.kick("telegram", str(message.chat.id))
 
     async def _answer_question(message: Message, question_id: int, text: str, inbound) -> None:
         result = await app.questions.answer(
@@ -279,7 +279,7 @@ def build_operator_router(app) -> Router:
             dedupe=_key("note", inbound),
         )
         if result.ok:
-            await app.outbox.send_for("telegram", str(message.chat.id))
+            app.outbox.kick("telegram", str(message.chat.id))
         else:
             await say(message, _("This question has already been answered."), inbound)
 

@@ -110,10 +110,14 @@ class TelegramInbox:
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             backoff = 1.0
-            for update in updates:
-                raw = update.model_dump(mode="json", exclude_unset=True, by_alias=True)
-                await self.accept(raw)
-                offset = update.update_id + 1
+            try:
+                for update in updates:
+                    raw = update.model_dump(mode="json", exclude_unset=True, by_alias=True)
+                    await self.accept(raw)
+                    offset = update.update_id + 1
+            except Exception:  # e.g. the database is busy: ask again, from the last one stored
+                log.exception("Telegram updates could not be stored; asking again")
+                await asyncio.sleep(backoff)
 
     def webhook_route(self, path: str, secret: str) -> web.RouteDef:
         """The webhook: the secret header is required; the update is stored before the 200."""

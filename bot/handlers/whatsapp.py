@@ -247,8 +247,8 @@ def build_whatsapp_routes(app, inbox: WhatsAppInbox, links=None) -> list[web.Rou
                 message_id=row.id, payload=row.payload | FORCE_TEMPLATE, now=app.clock.now()
             )
         elif state in FINAL_STATES and is_secret(row):
-            # delivered, read, or lost for good: a receipt code is kept no longer
-            await app.store.outbox.scrub(message_id=row.id)
+            # all of it delivered, read, or lost for good: a receipt code is kept no longer
+            await app.store.outbox.scrub_if_done(message_id=row.id)
         return _twiml()
 
     async def media(request: web.Request) -> web.StreamResponse:

@@ -551,13 +551,17 @@ class OutboxRepo:
         )
         return _outbox(row) if row else None
 
-    async def claim(self, *, message_id: int) -> bool:
-        """Mark a pending row 'sending' right before it is sent; False when another sender
-        took it first."""
+    async def claim(self, *, message_id: int, now: datetime) -> bool:
+        """Mark a pending row 'sending' right before it is sent; False when another sender took
+        it, when it is no longer due (another sender postponed it), or when it is no longer its
+        chat's turn (an older row of the chat came back meanwhile)."""
         return (
             await self._store.execute(
-                "UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'pending'",
-                (message_id,),
+                "UPDATE outbox SET status = 'sending' WHERE id = ?1 AND status = 'pending'"
+                " AND next_attempt_at <= ?2 AND id = (SELECT MIN(p.id) FROM outbox p"
+                " WHERE p.channel = outbox.channel AND p.recipient = outbox.recipient"
+                " AND p.status IN ('pending', 'sending'))",
+                (message_id, to_db(now)),
             )
             == 1
         )
@@ -631,9 +635,18 @@ class OutboxRepo:
             (status, error, int(scrub), message_id),
         )
 
-    async def scrub(self, *, message_id: int) -> None:
-        """Blank a row's payload (it carried a receipt code and is delivered or lost)."""
-        await self._store.execute("UPDATE outbox SET payload = '{}' WHERE id = ?", (message_id,))
+    async def scrub_if_done(self, *, message_id: int) -> bool:
+        """Blank a row's payload (it carried a receipt code) once all of it is sent and every
+        message sent for it is delivered, read or lost; True when blanked."""
+        return (
+            await self._store.execute(
+                "UPDATE outbox SET payload = '{}' WHERE id = ?1 AND status IN ('sent', 'failed')"
+                " AND NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.outbox_id = ?1"
+                " AND d.status NOT IN ('delivered', 'read', 'failed', 'undelivered'))",
+                (message_id,),
+            )
+            == 1
+        )
 
     async def hold(self, *, message_id: int, reason: str) -> None:
         """Keep the row unsent until something changes (e.g. the citizen writes again)."""
@@ -701,6 +714,13 @@ class OutboxRepo:
                 )
             found = await db.execute_fetchall("SELECT * FROM outbox WHERE id = ?", (outbox_id,))
         return _outbox(found[0])
+
+    async def counts(self) -> dict[str, int]:
+        """How many rows are in each status (what `/queue` shows operators)."""
+        rows = await self._store.fetchall(
+            "SELECT status, COUNT(*) AS n FROM outbox WHERE status != 'sent' GROUP BY status"
+        )
+        return {row["status"]: row["n"] for row in rows}
 
     async def held_summary(self) -> list[tuple[str, str, int]]:
         """(kind, reason, count) of rows waiting for something; what operators are shown."""
