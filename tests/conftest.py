@@ -21,6 +21,9 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
         "operator_chat_id": -100500,
         "telegram_bot_token": None,
         "flood_burst": 1000,
+        # Telegram's rate limits are paced in real time; tests of pacing set their own
+        "telegram_messages_per_second": 10_000,
+        "telegram_group_messages_per_minute": 600_000,
         "_env_file": None,
     }
     values.update(overrides)

@@ -505,8 +505,9 @@ class ComplaintDialog(Dialog):
                     "This file is not a photo I can read. Please send a JPEG or PNG picture."
                 ), False
             return _("This picture is too big in pixels. Please send a smaller photo."), False
-        except Exception:  # a download that failed must not end the dialog
-            log.exception("photo download failed")
+        except Exception as exc:  # a download that failed must not end the dialog
+            # a network failure, not a fault of ours: no traceback (it would hold the file URL)
+            log.warning("photo download failed: %s", type(exc).__name__)
             return _("I could not download this photo. Please try sending it again."), False
         if any(photo["sha256"] == stored.sha256 for photo in photos):
             return _("This photo is already attached; it was not added again."), False

@@ -262,7 +262,8 @@ class FakeTelegramAPI:
         for data, file_path in self.files.values():
             if file_path == path:
                 return web.Response(body=data)
-        return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
+        not_found = {"ok": False, "error_code": 404, "description": "Not Found"}
+        return web.json_response(not_found, status=404)
 
     # -- Bot API methods (``_m_<lowercase method name>``) ----------------------------------
     def _message(self, call: Call, message_id: int | None = None, **extra: Any) -> dict[str, Any]:
