@@ -22,6 +22,7 @@ from aiogram.types import Update
 from aiohttp import web
 
 from bot.dialogs.guards import KeyedLocks
+from bot.handlers.journal import JournalInbox
 from bot.storage.models import InboundMessage, InboundRef
 
 log = logging.getLogger(__name__)
@@ -41,16 +42,17 @@ def _chat_of(raw: dict[str, Any]) -> object:
     return raw.get("update_id")
 
 
-class TelegramInbox:
+class TelegramInbox(JournalInbox):
     """Stores, orders and handles Telegram updates; polls or serves the webhook."""
 
+    channel = CHANNEL
+
     def __init__(self, app, bot: Bot, dispatcher: Dispatcher) -> None:
-        self.app = app
+        super().__init__(app)
         self.bot = bot
         self.dispatcher = dispatcher
         self.allowed_updates = dispatcher.resolve_used_update_types()
         self._order = KeyedLocks()
-        self._tasks: set[asyncio.Task] = set()
 
     async def accept(self, raw: dict[str, Any]) -> bool:
         """Journal one update; False (nothing to do) when its update_id was stored before."""
@@ -61,18 +63,6 @@ class TelegramInbox:
         if fresh:
             self.schedule(InboundMessage(CHANNEL, update_id, raw))
         return fresh
-
-    def schedule(self, message: InboundMessage) -> None:
-        task = asyncio.create_task(self.process(message))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def recover(self) -> int:
-        """At start-up: handle what was stored but not handled before a stop."""
-        pending = await self.app.store.inbound.pending(channel=CHANNEL)
-        for message in pending:
-            self.schedule(message)
-        return len(pending)
 
     async def process(self, message: InboundMessage) -> None:
         """Handle one stored update through the dispatcher; never raises."""
@@ -86,11 +76,6 @@ class TelegramInbox:
                 log.exception("Telegram update %s could not be handled", message.message_sid)
             # no-op when the dialog core marked it already; else (operators, errors) now
             await self.app.store.inbound.mark_done(channel=CHANNEL, message_sid=message.message_sid)
-
-    async def drain(self) -> None:
-        """Wait for the updates being handled (before the store is closed)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def poll(self) -> None:
         """Long polling until cancelled. An offset confirms updates only once they are stored."""

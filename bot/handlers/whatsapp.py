@@ -18,7 +18,6 @@ stopped are handled at the next start. Nothing here logs a phone number or a mes
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from bot.dialogs.events import Attachment, Incoming
+from bot.handlers.journal import JournalInbox
 from bot.handlers.whatsapp_channel import CHANNEL, FORCE_TEMPLATE, OUTSIDE_WINDOW
 from bot.i18n import N_
 from bot.media import TOO_LARGE, ImageRejected
@@ -137,27 +137,14 @@ def _media_count(params: Mapping[str, str]) -> int:
         return 0
 
 
-class WhatsAppInbox:
+class WhatsAppInbox(JournalInbox):
     """Handles stored inbound messages off the request, one citizen's messages in order."""
 
+    channel = CHANNEL
+
     def __init__(self, app, media: MediaFetcher) -> None:
-        self.app = app
+        super().__init__(app)
         self.media = media
-        self._tasks: set[asyncio.Task] = set()
-
-    def schedule(self, message: InboundMessage) -> None:
-        # Tasks start in the order they are created and the core takes each citizen's events
-        # in arrival order, so one citizen's messages are handled in the order they came.
-        task = asyncio.create_task(self.process(message))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def recover(self) -> int:
-        """At start-up: handle what was accepted but not handled before a stop."""
-        pending = await self.app.store.inbound.pending(channel=CHANNEL)
-        for message in pending:
-            self.schedule(message)
-        return len(pending)
 
     async def process(self, message: InboundMessage) -> None:
         """Run the core on one message; never raises. The conversation, the queued replies and
@@ -173,11 +160,6 @@ class WhatsAppInbox:
             log.exception("WhatsApp message could not be handled")
             await app.store.inbound.mark_done(channel=CHANNEL, message_sid=message.message_sid)
         await app.outbox.send_for(CHANNEL, user_key)
-
-    async def drain(self) -> None:
-        """Wait for the messages being handled (before the store is closed)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
 def public_url(base: str, request: web.Request) -> str:
