@@ -137,16 +137,15 @@ async def run_services(settings: Settings) -> None:
         if poller is not None:
             poller.cancel()
             await asyncio.gather(poller, return_exceptions=True)
-        # no new jobs, and the outbox pass under way finishes (shutdown would cancel it in
+        # no new jobs; the outbox pass under way finishes below (shutdown would cancel it in
         # the middle of a call Telegram may already have taken)
         scheduler.pause()
-        await app.outbox.drain()
-        scheduler.shutdown(wait=False)
         if runner is not None:
             await runner.cleanup()
         if inbox is not None:
             await inbox.drain()
-        await app.outbox.drain()
+        await app.outbox.stop()
+        scheduler.shutdown(wait=False)
         if bot is not None:
             await bot.session.close()
         await app.close()

@@ -52,6 +52,10 @@ class TransientError(Exception):
     """A network or server error: worth trying again later."""
 
 
+class _Stopping(Exception):
+    """The process is stopping: the row's next call is not made."""
+
+
 class Hold(Exception):
     """The row cannot be sent now and retrying will not help until something changes.
 
@@ -112,6 +116,7 @@ SECRET_KINDS = frozenset({"reply", "receipt"})
 # Rows whose sent message is looked up by its messenger id later (an operator replies to it).
 TRACKED_KINDS = frozenset({"operator_prompt", "question_prompt"})
 GROUP_GONE_PAUSE = timedelta(minutes=15)
+STOP_GRACE = 10.0  # seconds a stopping process waits for the calls under way
 
 
 class OutboxDispatcher:
@@ -151,6 +156,7 @@ class OutboxDispatcher:
         self._idle = asyncio.Event()
         self._idle.set()
         self._kicked: set[asyncio.Task] = set()
+        self._stopping = False
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -163,7 +169,7 @@ class OutboxDispatcher:
         """Deliver what is due now, for every chat; returns how many rows were sent."""
         async with self._busy():
             sent = tried = 0
-            while tried < self.max_rows_per_run:
+            while tried < self.max_rows_per_run and not self._stopping:
                 rows = await self.store.outbox.due(now=self.clock.now(), limit=self.batch)
                 results = await asyncio.gather(*(self._claim_and_deliver(row) for row in rows))
                 sent += sum(results)
@@ -174,6 +180,8 @@ class OutboxDispatcher:
 
     async def _claim_and_deliver(self, row: OutboxMessage) -> int:
         async with self._slots:
+            if self._stopping:
+                return 0
             if not await self.store.outbox.claim(message_id=row.id, now=self.clock.now()):
                 return 0  # another sender took it
             return await self._deliver_row(row)
@@ -183,6 +191,8 @@ class OutboxDispatcher:
         async with self._busy():
             sent = 0
             for _ in range(self.max_rows_per_run):
+                if self._stopping:
+                    break
                 row = await self.store.outbox.claim_next(
                     channel=channel, recipient=recipient, now=self.clock.now()
                 )
@@ -197,6 +207,17 @@ class OutboxDispatcher:
         task = asyncio.create_task(self.send_for(channel, recipient))
         self._kicked.add(task)
         task.add_done_callback(self._kicked.discard)
+
+    async def stop(self) -> None:
+        """Before the process stops: take no more rows, let the calls under way finish. A row
+        still waiting for its turn under the rate limits goes back to the queue untouched
+        (after STOP_GRACE, what is left is cut off: it is sent at the next start)."""
+        self._stopping = True
+        try:
+            async with asyncio.timeout(STOP_GRACE):
+                await self.drain()
+        except TimeoutError:
+            log.warning("the outbox did not finish in time; the rest goes at the next start")
 
     async def drain(self) -> None:
         """Wait for the sends in progress to finish (before the store is closed)."""
@@ -229,7 +250,7 @@ class OutboxDispatcher:
         try:
             parts, done = await self._prepare(channel, row, rendered, row.parts_done)
             for index in range(done, len(parts) - 1):
-                await self._pace(channel, row)
+                await self._pace_or_stop(channel, row)
                 provider_id = await channel.deliver(row.recipient, parts[index])
                 await self.store.outbox.record_part(
                     message_id=row.id,
@@ -239,10 +260,13 @@ class OutboxDispatcher:
                 )
             last_id = None
             if parts and done < len(parts):
-                await self._pace(channel, row)
+                await self._pace_or_stop(channel, row)
                 last_id = await channel.deliver(row.recipient, parts[-1])
         except Hold as held:
             await self._hold(row, held)
+            return 0
+        except _Stopping:  # nothing of this call went out: the row waits for the next start
+            await self._postpone(row, "stopped", timedelta(0), count=False)
             return 0
         except RetryLater as wait:
             await self._postpone(row, "rate limited", timedelta(seconds=wait.seconds), count=False)
@@ -274,12 +298,14 @@ class OutboxDispatcher:
         if options:
             await self.on_pushed_options(row.citizen_id, options)
 
-    @staticmethod
-    async def _pace(channel: Channel, row: OutboxMessage) -> None:
-        """Wait until one more call fits the channel's rate limits (see `bot.pacing`)."""
+    async def _pace_or_stop(self, channel: Channel, row: OutboxMessage) -> None:
+        """Wait until one more call fits the channel's rate limits (see `bot.pacing`); raise
+        `_Stopping` instead of making it when the process is stopping meanwhile."""
         pacer = getattr(channel, "pacer", None)
         if pacer is not None:
             await pacer.wait(row.recipient, row.lane)
+        if self._stopping:
+            raise _Stopping
 
     @staticmethod
     def _kept(channel: Channel, row: OutboxMessage, provider_id: str | None) -> str | None:

@@ -26,6 +26,7 @@ from bot.storage.models import REPLY_LANE
 
 IDLE_SECONDS = 120.0  # per-chat buckets unused for this long are forgotten
 MAX_CHATS = 10_000  # beyond this many per-chat buckets, idle ones are dropped
+GROUP_BURST = 5  # messages a group may get at once, within its per-minute limit
 
 
 @dataclass(frozen=True)
@@ -78,22 +79,21 @@ class Pacer:
     async def wait(self, recipient: str, lane: int) -> None:
         group = self.is_group(recipient)
         if group and self.limits.group_per_minute:
-            await self._chat(recipient, self.limits.group_per_minute, 60.0).acquire()
+            await self._chat(recipient, lambda: _group_limiter(self.limits.group_per_minute))
         elif not group and lane != REPLY_LANE and self.limits.per_chat_per_second:
-            await self._chat(recipient, self.limits.per_chat_per_second, 1.0).acquire()
+            await self._chat(recipient, lambda: _limiter(self.limits.per_chat_per_second, 1.0))
         if self._overall is not None:
             await self._overall.acquire(lane)
 
-    def _chat(self, recipient: str, rate: float, period: float) -> AsyncLimiter:
+    async def _chat(self, recipient: str, make: Callable[[], AsyncLimiter]) -> None:
+        """Take a slot of the recipient's own limiter (made on first use, dropped when idle)."""
         now = time.monotonic()
         found = self._chats.get(recipient)
-        limiter = (
-            found[0] if found else AsyncLimiter(max(rate, 1.0), period * max(rate, 1.0) / rate)
-        )
+        limiter = found[0] if found else make()
         self._chats[recipient] = (limiter, now)
         if len(self._chats) > MAX_CHATS:
             self._chats = {k: v for k, v in self._chats.items() if now - v[1] < IDLE_SECONDS}
-        return limiter
+        await limiter.acquire()
 
 
 def _limiter(rate: float | None, period: float) -> AsyncLimiter | None:
@@ -103,3 +103,11 @@ def _limiter(rate: float | None, period: float) -> AsyncLimiter | None:
     if not rate:
         return None
     return AsyncLimiter(1, period / rate)
+
+
+def _group_limiter(per_minute: float) -> AsyncLimiter:
+    """A few messages at once (a card, its note, a prompt), then a steady pace, never more than
+    `per_minute` in any minute: a bucket of b leaks (per_minute - b) a minute, so a minute holds
+    at most b + (per_minute - b)."""
+    burst = min(GROUP_BURST, max(per_minute / 4, 1.0))
+    return AsyncLimiter(burst, 60.0 * burst / max(per_minute - burst, 1e-9))
