@@ -139,13 +139,15 @@ async def run_services(settings: Settings) -> None:
             await asyncio.gather(poller, return_exceptions=True)
         # no new jobs; the outbox pass under way finishes below (shutdown would cancel it in
         # the middle of a call Telegram may already have taken)
-        scheduler.pause()
+        if scheduler.running:
+            scheduler.pause()
         if runner is not None:
             await runner.cleanup()
         if inbox is not None:
             await inbox.drain()
         await app.outbox.stop()
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
         if bot is not None:
             await bot.session.close()
         await app.close()
