@@ -15,9 +15,10 @@ from bot.complaints import ComplaintService
 from bot.config import Settings
 from bot.content import Content, load_content
 from bot.dialogs.caps import CONSOLE, TELEGRAM, WHATSAPP
-from bot.dialogs.engine import DialogEngine, Limits
+from bot.dialogs.engine import DialogEngine
 from bot.dialogs.guards import FloodGuard
 from bot.dialogs.pushed import remember_pushed_options
+from bot.dialogs.turn import Limits, Services
 from bot.faq import FaqLibrary
 from bot.i18n import I18n
 from bot.media import MediaStore
@@ -95,7 +96,7 @@ async def build_app(
         or _str(content.default_route)
         or _str(settings.operator_chat_id),
     )
-    engine = DialogEngine(
+    services = Services(
         store=store,
         i18n=i18n,
         content=content,
@@ -103,10 +104,13 @@ async def build_app(
         complaints=complaints,
         faq=faq,
         questions=questions,
-        municipality=settings.per_locale("municipality_name"),
         clock=clock,
-        default_locale=settings.default_locale,
+        municipality=settings.per_locale("municipality_name"),
         limits=Limits(settings.max_photos, settings.max_photo_bytes),
+        default_locale=settings.default_locale,
+    )
+    engine = DialogEngine(
+        services,
         flood=FloodGuard(settings.flood_burst, settings.flood_rate_per_second, clock.monotonic),
         channel_caps={"telegram": TELEGRAM, "whatsapp": WHATSAPP, "console": CONSOLE},
     )

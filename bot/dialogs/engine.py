@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from bot.complaints import ComplaintService
-from bot.content import Content
 from bot.dialogs.caps import DEFAULT_CAPS, ChannelCaps
 from bot.dialogs.common import (
     LANGUAGE,
@@ -35,13 +33,8 @@ from bot.dialogs.pushed import PUSHED_KEY, pushed_options
 from bot.dialogs.registry import DIALOGS, Registry
 from bot.dialogs.states import DRAFT_STATES, State
 from bot.dialogs.turn import Limits, Nav, Services, Turn
-from bot.faq import FaqLibrary
-from bot.i18n import I18n
-from bot.media import MediaStore
 from bot.outbound import replies_message
-from bot.questions import QuestionService
 from bot.storage.models import Citizen, Conversation, InboundRef, NewOutboxMessage, Step
-from bot.storage.store import Store
 
 __all__ = ["DialogEngine", "Limits", "Turn"]
 
@@ -58,41 +51,19 @@ class DialogEngine:
 
     def __init__(
         self,
+        services: Services,
         *,
-        store: Store,
-        i18n: I18n,
-        content: Content,
-        media: MediaStore,
-        complaints: ComplaintService,
-        faq: FaqLibrary,
-        questions: QuestionService,
-        clock,
-        municipality: dict[str, str] | None = None,
-        default_locale: str = "ky",
-        limits: Limits | None = None,
         flood: FloodGuard | None = None,
         channel_caps: Mapping[str, ChannelCaps] = DEFAULT_CAPS,
         dialogs: Iterable[Callable[[Services, Nav], Dialog]] = DIALOGS,
     ) -> None:
-        self.store = store
-        self.i18n = i18n
-        self.clock = clock
-        self.default_locale = default_locale
-        self.flood = flood or FloodGuard(10, 2.0, clock.monotonic)
+        self.services = services
+        self.store = services.store
+        self.i18n = services.i18n
+        self.clock = services.clock
+        self.default_locale = services.default_locale
+        self.flood = flood or FloodGuard(10, 2.0, services.clock.monotonic)
         self.channel_caps = dict(channel_caps)
-        self.services = Services(
-            store=store,
-            i18n=i18n,
-            content=content,
-            media=media,
-            complaints=complaints,
-            faq=faq,
-            questions=questions,
-            clock=clock,
-            municipality=municipality or {},
-            limits=limits or Limits(),
-            default_locale=default_locale,
-        )
         self.registry = Registry()
         self.registry.own_state(State.UNFINISHED, self._in_unfinished, self._unfinished, "kernel")
         self.registry.own_command("/cancel", self.cancel, False, "kernel")

@@ -7,7 +7,7 @@ objects the core returns. Nothing here knows about Telegram, WhatsApp or the con
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 IncomingKind = Literal["text", "option", "command", "photo", "location", "contact", "file"]
@@ -120,10 +120,3 @@ class Rendered:
 
     replies: list[Reply]
     template_variables: dict[str, str] | None = None
-
-
-@dataclass
-class Outcome:
-    """What the core answers to one `Incoming`."""
-
-    replies: list[Reply] = field(default_factory=list)

@@ -162,16 +162,6 @@ class Step:
 
 
 @dataclass(frozen=True)
-class OperatorPrompt:
-    chat_id: int
-    message_id: int
-    complaint_id: int
-    action: str
-    operator_id: int
-    card_message_id: int | None = None
-
-
-@dataclass(frozen=True)
 class InboundMessage:
     """A webhook message accepted once and kept until it has been handled."""
 

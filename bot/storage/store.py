@@ -29,7 +29,6 @@ from bot.storage.models import (
     InboundRef,
     NewComplaint,
     NewOutboxMessage,
-    OperatorPrompt,
     OutboxMessage,
     Photo,
     Question,
@@ -48,7 +47,6 @@ class Store:
         self.conversations = ConversationRepo(self)
         self.complaints = ComplaintRepo(self)
         self.outbox = OutboxRepo(self)
-        self.prompts = OperatorPromptRepo(self)
         self.inbound = InboundRepo(self)
         self.questions = QuestionRepo(self)
         self.check_attempts = CheckAttemptRepo(self)
@@ -748,48 +746,6 @@ _DELIVERY_RANK = {
 }  # fmt: skip
 
 
-class OperatorPromptRepo:
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    async def add(self, *, prompt: OperatorPrompt, now: datetime) -> None:
-        await self._store.execute(
-            "INSERT OR REPLACE INTO operator_prompts (chat_id, message_id, complaint_id, action,"
-            " operator_id, card_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                prompt.chat_id,
-                prompt.message_id,
-                prompt.complaint_id,
-                prompt.action,
-                prompt.operator_id,
-                prompt.card_message_id,
-                to_db(now),
-            ),
-        )
-
-    async def find(self, *, chat_id: int, message_id: int) -> OperatorPrompt | None:
-        row = await self._store.fetchone(
-            "SELECT * FROM operator_prompts WHERE chat_id = ? AND message_id = ?",
-            (chat_id, message_id),
-        )
-        if row is None:
-            return None
-        return OperatorPrompt(
-            row["chat_id"],
-            row["message_id"],
-            row["complaint_id"],
-            row["action"],
-            row["operator_id"],
-            row["card_message_id"],
-        )
-
-    async def remove(self, *, chat_id: int, message_id: int) -> None:
-        await self._store.execute(
-            "DELETE FROM operator_prompts WHERE chat_id = ? AND message_id = ?",
-            (chat_id, message_id),
-        )
-
-
 class InboundRepo:
     """Webhook messages: each MessageSid accepted once, kept until handled."""
 
@@ -896,20 +852,3 @@ class QuestionRepo:
             "SELECT * FROM questions WHERE status = ? ORDER BY id", (status,)
         )
         return [_question(row) for row in rows]
-
-    async def add_prompt(
-        self, *, chat_id: int, message_id: int, question_id: int, operator_id: int, now: datetime
-    ) -> None:
-        await self._store.execute(
-            "INSERT OR REPLACE INTO question_prompts (chat_id, message_id, question_id,"
-            " operator_id, created_at) VALUES (?, ?, ?, ?, ?)",
-            (chat_id, message_id, question_id, operator_id, to_db(now)),
-        )
-
-    async def prompt_target(self, *, chat_id: int, message_id: int) -> int | None:
-        """The question an operator's reply to this bot message answers, if any."""
-        row = await self._store.fetchone(
-            "SELECT question_id FROM question_prompts WHERE chat_id = ? AND message_id = ?",
-            (chat_id, message_id),
-        )
-        return row["question_id"] if row else None
