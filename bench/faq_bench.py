@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.faq import FaqCatalog, load_faq  # noqa: E402
+from bot.domain.faq import FaqCatalog, load_faq  # noqa: E402
 
 QUERIES = ROOT / "tests" / "data" / "faq_queries.json"
 SUBSTITUTIONS = {

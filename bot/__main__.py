@@ -42,7 +42,7 @@ def _setup_logging(settings: Settings) -> None:
 
 
 async def run_chat(settings: Settings, user: str) -> None:
-    from bot.handlers.console import OPERATORS, run_console
+    from bot.handlers.console.chat import OPERATORS, run_console
 
     app = await build_app(settings, operator_channel="console", operator_recipient=OPERATORS)
     try:
@@ -94,8 +94,8 @@ async def run_services(settings: Settings) -> None:
     bot = inbox = None
     web_app = web.Application()
     if settings.telegram_bot_token:
-        from bot.handlers.telegram import build_dispatcher
-        from bot.handlers.telegram_inbox import TelegramInbox
+        from bot.handlers.telegram.citizens import build_dispatcher
+        from bot.handlers.telegram.inbox import TelegramInbox
 
         bot = _bot(settings)
         attach_telegram(app, bot)
@@ -171,7 +171,7 @@ async def _until_stopped() -> None:
 
 
 def _reload_faq_on_sighup(app: App) -> None:
-    from bot.operator_tools import reload_faq
+    from bot.handlers.operator_tools import reload_faq
 
     if hasattr(signal, "SIGHUP"):
         asyncio.get_running_loop().add_signal_handler(
@@ -182,7 +182,7 @@ def _reload_faq_on_sighup(app: App) -> None:
 def check_content(settings: Settings) -> int:
     """Validate every content file; print what is wrong, or what is in force."""
     from bot.content import ContentError, load_content
-    from bot.faq import FaqError, load_faq
+    from bot.domain.faq import FaqError, load_faq
 
     try:
         content = load_content(settings.content_dir)
@@ -205,7 +205,7 @@ async def export_questions(settings: Settings) -> int:
     """Print answered questions as draft FAQ entries (JSON) to finish and add to faq.json."""
     import json
 
-    from bot.questions import faq_drafts
+    from bot.domain.questions import faq_drafts
     from bot.storage.store import Store
 
     store = await Store.open(settings.database_path)
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "export-questions":
         return asyncio.run(export_questions(settings))
     from bot.content import ContentError
-    from bot.faq import FaqError
+    from bot.domain.faq import FaqError
 
     try:
         if args.mode == "chat" or not (settings.telegram_bot_token or settings.whatsapp_enabled):

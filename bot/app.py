@@ -11,7 +11,6 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock, SystemClock
-from bot.complaints import ComplaintService
 from bot.config import Settings
 from bot.content import Content, load_content
 from bot.dialogs.caps import CONSOLE, TELEGRAM, WHATSAPP
@@ -19,15 +18,16 @@ from bot.dialogs.engine import DialogEngine
 from bot.dialogs.guards import FloodGuard
 from bot.dialogs.pushed import remember_pushed_options
 from bot.dialogs.turn import Limits, Services
-from bot.faq import FaqLibrary
+from bot.domain.complaints import ComplaintService
+from bot.domain.faq import FaqLibrary
+from bot.domain.media import MediaStore
+from bot.domain.questions import QuestionService
 from bot.i18n import I18n
-from bot.media import MediaStore
 from bot.outbound import OutboxDispatcher
-from bot.questions import QuestionService
 from bot.storage.store import Store
 
 if TYPE_CHECKING:  # the channels' SDKs are imported only when a channel is attached
-    from bot.handlers.telegram_render import TelegramRenderer
+    from bot.handlers.telegram.render import TelegramRenderer
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def _str(value) -> str | None:
 
 def attach_telegram(app: App, bot) -> None:
     """Give the app a Telegram channel: the renderer for replies and the outbox channel."""
-    from bot.handlers.telegram_render import TelegramChannel, TelegramRenderer
+    from bot.handlers.telegram.render import TelegramChannel, TelegramRenderer
     from bot.pacing import Limits
 
     settings = app.settings
@@ -190,8 +190,8 @@ class WhatsApp:
 
 def attach_whatsapp(app: App) -> WhatsApp:
     """Give the app a WhatsApp channel through Twilio (call inside the running event loop)."""
-    from bot.handlers.whatsapp import MediaFetcher, WhatsAppInbox, build_whatsapp_routes
-    from bot.handlers.whatsapp_channel import MediaLinks, WhatsAppChannel, twilio_client
+    from bot.handlers.whatsapp.channel import MediaLinks, WhatsAppChannel, twilio_client
+    from bot.handlers.whatsapp.inbox import MediaFetcher, WhatsAppInbox, build_whatsapp_routes
 
     settings = app.settings
     token = settings.twilio_auth_token.get_secret_value()

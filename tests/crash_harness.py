@@ -98,7 +98,7 @@ NAMES = ["Асанова Айгүл", "Токтогулов Бакыт", "Ива
 
 
 def _receipt_pattern() -> re.Pattern[str]:
-    from bot.complaints import RECEIPT_ALPHABET
+    from bot.domain.complaints import RECEIPT_ALPHABET
 
     chars = f"[{re.escape(RECEIPT_ALPHABET)}]"
     return re.compile(rf"(?<![0-9A-Z]){chars}{{4}}-{chars}{{4}}(?![0-9A-Z])")
@@ -1101,7 +1101,7 @@ def _read_db(path: Path) -> dict[str, list[sqlite3.Row]]:
 
 def _labels() -> dict[tuple[str, str], str]:
     """(locale, status) -> the status label as the catalogs word it."""
-    from bot.complaints import STATUS_LABELS
+    from bot.domain.complaints import STATUS_LABELS
     from bot.i18n import I18n
 
     i18n = I18n(ZoneInfo(TIMEZONE), strict=False)

@@ -48,7 +48,7 @@ from PIL import Image
 from bot.app import build_app
 from bot.clock import FakeClock
 from bot.dialogs.events import Attachment, Incoming, Reply
-from bot.handlers.console import operator_command, parse_line
+from bot.handlers.console.chat import operator_command, parse_line
 from bot.storage.models import Conversation
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import ApiError, FakeTelegramAPI, callback_update, message_update

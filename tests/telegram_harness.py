@@ -8,7 +8,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 
 from bot.app import attach_telegram
-from bot.handlers.telegram import build_dispatcher
+from bot.handlers.telegram.citizens import build_dispatcher
 
 OPERATOR_CHAT = -100500
 OPERATOR = 42

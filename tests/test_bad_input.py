@@ -8,12 +8,12 @@ import math
 import pytest
 
 from bot.app import build_app
-from bot.complaints import normalize_reg_number
 from bot.dialogs.events import Attachment, Incoming
 from bot.dialogs.guards import FloodGuard
 from bot.dialogs.states import State
-from bot.handlers.console import run_console
-from bot.handlers.whatsapp import to_incoming
+from bot.domain.complaints import normalize_reg_number
+from bot.handlers.console.chat import run_console
+from bot.handlers.whatsapp.inbox import to_incoming
 from tests.conftest import (
     Chat,
     file_complaint,

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from bot.__main__ import main
-from bot.handlers.console import operator_command, run_console
+from bot.handlers.console.chat import operator_command, run_console
 from tests.conftest import Chat, file_complaint
 
 

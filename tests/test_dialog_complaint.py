@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.app import build_app
-from bot.complaints import hash_receipt
 from bot.dialogs.states import State
+from bot.domain.complaints import hash_receipt
 from bot.storage.check_attempts import lock_end
 from tests.conftest import (
     Chat,
@@ -310,7 +310,7 @@ async def test_state_names_are_all_known(app, chat):
 
 
 async def test_status_notice_uses_the_language_chosen_later(app, chat):
-    from bot.handlers.console import CONSOLE_OPERATOR
+    from bot.handlers.console.chat import CONSOLE_OPERATOR
 
     await file_complaint(chat, locale="ru")
     await chat.command("/language")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_app
-from bot.complaints import OperatorRef
 from bot.dialogs.faq_flow import PAGE_SIZE
-from bot.handlers.console import operator_command
-from bot.operator_tools import reload_faq
+from bot.domain.complaints import OperatorRef
+from bot.handlers.console.chat import operator_command
+from bot.handlers.operator_tools import reload_faq
 from tests.conftest import Chat, make_settings, rendered_text, start_in
 
 TELEGRAM_LIMIT = 4096
@@ -293,7 +293,7 @@ def test_broken_content_is_refused_at_start_and_by_check_content(tmp_path, monke
 
 
 async def test_answered_questions_export_as_draft_entries(app, chat):
-    from bot.questions import faq_drafts
+    from bot.domain.questions import faq_drafts
 
     await start_in(chat, "ru")
     await chat.press("menu:faq")

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bot.dialogs.events import Document, Rendered, Reply
-from bot.handlers.console import ConsoleChannel
+from bot.handlers.console.chat import ConsoleChannel
 from bot.outbound import replies_message
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.telegram_harness import TelegramHarness

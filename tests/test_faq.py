@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.faq import MAX_ANSWER, FaqCatalog, FaqError, FaqLibrary, load_faq, parse_faq
+from bot.domain.faq import MAX_ANSWER, FaqCatalog, FaqError, FaqLibrary, load_faq, parse_faq
 
 SUBSTITUTIONS = {
     "reception_schedule": {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.faq import (
+from bot.domain.faq import (
     FaqCatalog,
     classify_small_talk,
     latin_variants,

@@ -20,10 +20,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.__main__ import webhook_secret
 from bot.app import build_app
-from bot.complaints import normalize_receipt_code
 from bot.dialogs.events import Reply
-from bot.handlers.console import CONSOLE_OPERATOR
-from bot.handlers.telegram_inbox import SECRET_HEADER, TelegramInbox
+from bot.domain.complaints import normalize_receipt_code
+from bot.handlers.console.chat import CONSOLE_OPERATOR
+from bot.handlers.telegram.inbox import SECRET_HEADER, TelegramInbox
 from bot.logsafe import redact_logs
 from tests.conftest import jpeg_bytes, make_settings, rendered_text
 from tests.fakes.telegram_api import ApiError, FakeTelegramAPI, callback_update, message_update
@@ -526,7 +526,7 @@ async def test_cards_for_a_group_the_bot_is_not_in_are_sent_once_it_is_added(tg,
     assert row.status == "pending"  # not "unreachable": no citizen will ever write for a group
     clock.advance(minutes=16)
     assert await app.outbox.run_once() == 1
-    from bot.operator_tools import queue_report
+    from bot.handlers.operator_tools import queue_report
 
     assert "unreachable" not in await queue_report(app)
 

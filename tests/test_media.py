@@ -1,4 +1,4 @@
-"""Tests for bot.media: metadata stripping, format/size checks, storage and sniffing."""
+"""Tests for bot.domain.media: metadata stripping, format/size checks, storage and sniffing."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, PngImagePlugin
 
-from bot import media
-from bot.media import (
+from bot.domain import media
+from bot.domain.media import (
     NOT_AN_IMAGE,
     TOO_LARGE,
     TOO_MANY_PIXELS,

@@ -3,7 +3,7 @@ data and the recipient's language of that moment."""
 
 from __future__ import annotations
 
-from bot.handlers.console import CONSOLE_OPERATOR
+from bot.handlers.console.chat import CONSOLE_OPERATOR
 from tests.conftest import file_complaint, rendered_text
 
 

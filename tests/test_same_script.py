@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import attach_whatsapp, build_app
-from bot.handlers.console import parse_line
+from bot.handlers.console.chat import parse_line
 from tests.conftest import jpeg_bytes, make_settings
 from tests.fakes.telegram_api import FakeTelegramAPI, callback_update, message_update
 from tests.fakes.twilio_api import FakeTwilioAPI

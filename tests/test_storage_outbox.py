@@ -102,7 +102,7 @@ async def test_blocked_recipient_is_marked_unreachable(app, chat, clock):
     channel = RecordingChannel()
     app.outbox.add_channel(channel)
     await app.outbox.run_once()  # operator card
-    from bot.handlers.console import CONSOLE_OPERATOR
+    from bot.handlers.console.chat import CONSOLE_OPERATOR
 
     await app.complaints.act_by_number("26-00001", "accept", CONSOLE_OPERATOR)
     channel.failures = [RecipientGone("blocked")]
@@ -131,7 +131,7 @@ async def test_restart_resends_rows_a_crash_left_half_claimed(tmp_path, clock):
 
 async def test_status_change_is_queued_once_per_change(app, chat):
     await file_complaint(chat)
-    from bot.handlers.console import CONSOLE_OPERATOR
+    from bot.handlers.console.chat import CONSOLE_OPERATOR
 
     first = await app.complaints.act_by_number("26-00001", "accept", CONSOLE_OPERATOR)
     again = await app.complaints.act_by_number("26-00001", "accept", CONSOLE_OPERATOR)
@@ -147,7 +147,7 @@ async def test_status_change_is_queued_once_per_change(app, chat):
 
 async def test_answer_needs_text_and_closes_the_complaint(app, chat):
     await file_complaint(chat)
-    from bot.handlers.console import CONSOLE_OPERATOR
+    from bot.handlers.console.chat import CONSOLE_OPERATOR
 
     assert not (await app.complaints.act_by_number("26-00001", "answer", CONSOLE_OPERATOR)).ok
     result = await app.complaints.act_by_number(

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from bot.handlers.telegram_inbox import TelegramInbox
+from bot.handlers.telegram.inbox import TelegramInbox
 from tests.conftest import jpeg_bytes
 from tests.fakes.telegram_api import FakeTelegramAPI, callback_update, message_update
 from tests.telegram_harness import OPERATOR, OPERATOR_CHAT, TelegramHarness
@@ -240,7 +240,7 @@ async def test_forged_webhook_is_rejected(tg, app):
 
 
 def _console():
-    from bot.handlers.console import CONSOLE_OPERATOR
+    from bot.handlers.console.chat import CONSOLE_OPERATOR
 
     return CONSOLE_OPERATOR
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import attach_whatsapp, build_app
 from bot.dialogs.events import Option, Reply
-from bot.handlers.whatsapp_channel import render_messages, split_body
+from bot.handlers.whatsapp.channel import render_messages, split_body
 from bot.pacing import Limits
 from bot.pacing import Pacer as WhatsAppPacer
 from tests.conftest import jpeg_bytes, make_settings
@@ -325,7 +325,7 @@ async def file_and_accept(wa) -> str:
     await wa.send("1")  # send
     citizen = await wa.citizen()
     [complaint] = await wa.app.store.complaints.of_citizen(citizen_id=citizen.id)
-    from bot.complaints import OperatorRef
+    from bot.domain.complaints import OperatorRef
 
     await wa.app.complaints.act_by_number(complaint.reg_number, "accept", OperatorRef(42, "Op"))
     return complaint.reg_number
@@ -346,7 +346,7 @@ async def test_outside_the_window_without_a_template_the_update_is_held(wa, cloc
     assert len(wa.twilio.sent) == sent_before
     [held] = await wa.app.store.outbox.list(status="held")
     assert held.kind == "status_update" and "24-hour" in held.last_error
-    from bot.operator_tools import queue_report
+    from bot.handlers.operator_tools import queue_report
 
     assert "24-hour" in await queue_report(wa.app)
     # the citizen writes again: the window is open and the update goes out as text

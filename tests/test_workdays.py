@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.workdays import (
+from bot.domain.workdays import (
     BISHKEK,
     CalendarError,
     WorkCalendar,

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.complaints import ANSWERED, REJECTED, STATUS_LABELS, normalize_reg_number
 from bot.dialogs.common import cancel_option, text_input
 from bot.dialogs.dialog import Command, Dialog, MenuEntry
 from bot.dialogs.events import Reply
 from bot.dialogs.inputs import is_reg_number
 from bot.dialogs.states import State
 from bot.dialogs.turn import Turn
+from bot.domain.complaints import ANSWERED, REJECTED, STATUS_LABELS, normalize_reg_number
 from bot.i18n import N_
 
 MAX_CHECK_FAILURES = 5

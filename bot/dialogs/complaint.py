@@ -11,15 +11,15 @@ import logging
 import secrets
 from dataclasses import replace
 
-from bot.complaints import Draft
 from bot.dialogs.common import COMPLAINT, cancel_option, text_input, with_event
 from bot.dialogs.dialog import Command, Dialog, MenuEntry, Route
 from bot.dialogs.events import Attachment, Option, Reply
 from bot.dialogs.inputs import parse_phone, valid_pin
 from bot.dialogs.states import EDIT_STEP_STATES, State
 from bot.dialogs.turn import Turn
+from bot.domain.complaints import Draft
+from bot.domain.media import NOT_AN_IMAGE, TOO_LARGE, ImageRejected
 from bot.i18n import N_
-from bot.media import NOT_AN_IMAGE, TOO_LARGE, ImageRejected
 from bot.storage.models import Photo
 
 log = logging.getLogger(__name__)

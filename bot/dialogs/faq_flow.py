@@ -23,7 +23,7 @@ from bot.dialogs.turn import Turn
 from bot.i18n import N_
 
 if TYPE_CHECKING:
-    from bot.faq import FaqCatalog, FaqEntry
+    from bot.domain.faq import FaqCatalog, FaqEntry
 
 PAGE_SIZE = 6
 MIN_QUERY_LETTERS = 3

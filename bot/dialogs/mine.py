@@ -7,10 +7,10 @@ prompt, and the citizen stays where they were.
 
 from __future__ import annotations
 
-from bot.complaints import STATUS_LABELS, issue_receipt
 from bot.dialogs.dialog import Command, Dialog, MenuEntry, Route
 from bot.dialogs.events import Option
 from bot.dialogs.turn import Turn
+from bot.domain.complaints import STATUS_LABELS, issue_receipt
 from bot.i18n import N_
 
 RECEIPT_PREFIX = "receipt:new:"

@@ -18,11 +18,11 @@ from bot.i18n import I18n, Texts
 from bot.storage.models import Citizen, Conversation, InboundRef, Step
 
 if TYPE_CHECKING:
-    from bot.complaints import ComplaintService
     from bot.content import Content
-    from bot.faq import FaqLibrary
-    from bot.media import MediaStore
-    from bot.questions import QuestionService
+    from bot.domain.complaints import ComplaintService
+    from bot.domain.faq import FaqLibrary
+    from bot.domain.media import MediaStore
+    from bot.domain.questions import QuestionService
     from bot.storage.store import Store
 
 

@@ -28,7 +28,7 @@ from aiogram.types import (
 )
 
 from bot.dialogs.events import Document, Option, Rendered, Reply
-from bot.media import MediaStore
+from bot.domain.media import MediaStore
 from bot.outbound import RecipientGone, RetryLater, TransientError
 from bot.pacing import Limits, Pacer
 from bot.storage.models import OutboxMessage

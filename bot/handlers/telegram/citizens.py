@@ -13,7 +13,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs.events import Attachment, Incoming
-from bot.media import NOT_AN_IMAGE, TOO_LARGE, ImageRejected
+from bot.domain.media import NOT_AN_IMAGE, TOO_LARGE, ImageRejected
 from bot.storage.models import InboundRef
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ async def answer_query(query: CallbackQuery, text: str | None = None, **kwargs) 
 
 def build_dispatcher(app) -> Dispatcher:
     """A new Dispatcher with the operator router first, then the citizens' router."""
-    from bot.handlers.operators import build_operator_router
+    from bot.handlers.telegram.operators import build_operator_router
 
     dispatcher = Dispatcher()
     dispatcher.include_router(build_operator_router(app))

@@ -22,12 +22,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from bot.complaints import OPEN_STATUSES, OPERATOR_ACTIONS, OperatorRef, normalize_reg_number
 from bot.dialogs.events import Attachment, Document, Incoming, Reply
 from bot.dialogs.inputs import clean_text
-from bot.media import MediaStore, sniff_image_type
-from bot.operator_tools import queue_report, reload_faq
-from bot.questions import parse_question_number
+from bot.domain.complaints import OPEN_STATUSES, OPERATOR_ACTIONS, OperatorRef, normalize_reg_number
+from bot.domain.media import MediaStore, sniff_image_type
+from bot.domain.questions import parse_question_number
+from bot.handlers.operator_tools import queue_report, reload_faq
 
 CHANNEL = "console"
 OPERATORS = "operators"

@@ -28,10 +28,10 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from bot.dialogs.events import Attachment, Incoming
+from bot.domain.media import TOO_LARGE, ImageRejected
 from bot.handlers.journal import JournalInbox
-from bot.handlers.whatsapp_channel import CHANNEL, FORCE_TEMPLATE, OUTSIDE_WINDOW
+from bot.handlers.whatsapp.channel import CHANNEL, FORCE_TEMPLATE, OUTSIDE_WINDOW
 from bot.i18n import N_
-from bot.media import TOO_LARGE, ImageRejected
 from bot.outbound import is_secret
 from bot.storage.models import InboundMessage, InboundRef
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.complaints import OperatorRef, group_message
 from bot.dialogs.events import Option, Rendered, Reply
+from bot.domain.complaints import OperatorRef, group_message
 from bot.i18n import LANGUAGE_NAMES, I18n, Texts
 from bot.storage.models import Citizen, NewOutboxMessage, Question
 from bot.storage.store import Store

@@ -23,11 +23,11 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
-from bot.complaints import NEEDS_TEXT, OPERATOR_ACTIONS, OperatorRef, group_message
 from bot.dialogs.events import Reply
-from bot.handlers.telegram import answer_query
-from bot.handlers.telegram_render import inline_keyboard
-from bot.operator_tools import queue_report, reload_faq
+from bot.domain.complaints import NEEDS_TEXT, OPERATOR_ACTIONS, OperatorRef, group_message
+from bot.handlers.operator_tools import queue_report, reload_faq
+from bot.handlers.telegram.citizens import answer_query
+from bot.handlers.telegram.render import inline_keyboard
 from bot.storage.models import InboundRef
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.faq import FaqError
+from bot.domain.faq import FaqError
 
 log = logging.getLogger(__name__)
 
