@@ -23,6 +23,9 @@ from bot.domain.faq import FaqLibrary
 from bot.domain.media import MediaStore
 from bot.domain.questions import QuestionService
 from bot.i18n import I18n
+from bot.notices import Notices
+from bot.notices.complaints import ComplaintNotices
+from bot.notices.questions import QuestionNotices
 from bot.outbound import OutboxDispatcher
 from bot.storage.store import Store
 
@@ -47,6 +50,7 @@ class App:
     questions: QuestionService
     engine: DialogEngine
     outbox: OutboxDispatcher
+    notices: Notices
     telegram_renderer: TelegramRenderer | None = None  # set by attach_telegram
     whatsapp: WhatsApp | None = None  # set by attach_whatsapp
 
@@ -76,21 +80,17 @@ async def build_app(
     media = MediaStore(settings.media_dir, max_bytes=settings.max_photo_bytes)
     complaints = ComplaintService(
         store,
-        i18n,
         content,
         clock=clock,
         tz=settings.tz,
         deadline_days=settings.answer_deadline_days,
         operator_chat_id=settings.operator_chat_id,
-        operator_locale=settings.operator_locale,
         operator_channel=operator_channel,
         operator_recipient=operator_recipient,
     )
     questions = QuestionService(
         store,
-        i18n,
         clock=clock,
-        operator_locale=settings.operator_locale,
         operator_channel=operator_channel,
         operator_recipient=operator_recipient
         or _str(content.default_route)
@@ -120,20 +120,28 @@ async def build_app(
         max_attempts=settings.outbox_max_attempts,
         concurrency=settings.outbox_concurrency,
     )
-    outbox.add_renderer("operator_card", complaints.render_card_payload)
     # one renderer per kind of notice: ids in the row, text in the recipient's language when sent
-    for kind, renderer in {
-        "receipt": complaints.render_receipt,
-        "status_update": complaints.render_status,
-        "change_note": complaints.render_change_note,
-        "question_card": questions.render_card,
-        "question_answer": questions.render_answer,
-    }.items():
+    notices = Notices(
+        ComplaintNotices(store, i18n, content, settings.operator_locale),
+        QuestionNotices(store, i18n, settings.operator_locale),
+    )
+    for kind, renderer in notices.renderers().items():
         outbox.add_renderer(kind, renderer)
     # a number typed after a pushed message's options (WhatsApp) answers that message
     outbox.on_pushed_options = partial(remember_pushed_options, store)
     return App(
-        settings, clock, store, i18n, content, media, complaints, faq, questions, engine, outbox
+        settings,
+        clock,
+        store,
+        i18n,
+        content,
+        media,
+        complaints,
+        faq,
+        questions,
+        engine,
+        outbox,
+        notices,
     )
 
 

@@ -1101,8 +1101,8 @@ def _read_db(path: Path) -> dict[str, list[sqlite3.Row]]:
 
 def _labels() -> dict[tuple[str, str], str]:
     """(locale, status) -> the status label as the catalogs word it."""
-    from bot.domain.complaints import STATUS_LABELS
     from bot.i18n import I18n
+    from bot.notices.complaints import STATUS_LABELS
 
     i18n = I18n(ZoneInfo(TIMEZONE), strict=False)
     return {

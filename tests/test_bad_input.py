@@ -147,7 +147,7 @@ async def test_sql_and_html_are_just_text(app, chat):
     complaint = await app.store.complaints.by_number(reg_number="26-00001")
     assert complaint.description == text
     assert await app.store.fetchone("SELECT count(*) FROM complaints") is not None
-    card = app.complaints.operator_card(complaint)
+    card = app.notices.complaints.operator_card(complaint)
     assert text in card.text  # shown as plain text: the renderer sends no parse_mode
 
 

@@ -30,7 +30,7 @@ async def test_unknown_action_is_named_with_the_valid_ones(filed):
 async def test_a_number_alone_shows_the_card(filed):
     answer = await operator_command(filed, "/op 26-00002")
     complaint = await filed.store.complaints.by_number(reg_number="26-00002")
-    assert answer.startswith(filed.complaints.operator_card(complaint).text)
+    assert answer.startswith(filed.notices.complaints.operator_card(complaint).text)
     assert "1. " in answer  # the actions, as numbered lines
     assert "26-00009" in await operator_command(filed, "/op 26-00009")  # not found, said so
 
@@ -53,7 +53,7 @@ async def test_console_shows_the_card_and_acts(app):
     await file_complaint(Chat(app.engine, user_key="1"))
     await run_console(app, user="tester", stdin=io.StringIO(lines), out=out)
     complaint = await app.store.complaints.by_number(reg_number="26-00001")
-    assert app.complaints.operator_card(complaint).text in out.getvalue()
+    assert app.notices.complaints.operator_card(complaint).text in out.getvalue()
     assert "unknown action 'frobnicate'" in out.getvalue()
 
 

@@ -79,14 +79,14 @@ async def test_named_complaint_keeps_identity_for_operators(app, chat):
     assert not complaint.is_anonymous
     assert complaint.full_name == "Асанова Айгүл"
     assert complaint.phone == "+996555123456"
-    card = app.complaints.operator_card(complaint)
+    card = app.notices.complaints.operator_card(complaint)
     assert "Асанова Айгүл" in card.text and "+996555123456" in card.text
 
 
 async def test_anonymous_card_hides_identity(app, chat):
     await file_complaint(chat, anonymous=True)
     complaint = await app.store.complaints.by_number(reg_number="26-00001")
-    card = app.complaints.operator_card(complaint)
+    card = app.notices.complaints.operator_card(complaint)
     assert "700" not in card.text
     assert "Aibek" not in card.text
     assert {o.id for o in card.options} == {

@@ -319,13 +319,15 @@ async def test_group_commands_answer_operators_only(tg, app):
     await filed(tg, app)
     await say(tg, "/queue", user=999, chat_id=OPERATOR_CHAT)
     assert "Сообщений" not in tg.texts_to(OPERATOR_CHAT)[-1]
-    assert tg.texts_to(OPERATOR_CHAT)[-1] == app.complaints.operator_texts().gettext(
+    assert tg.texts_to(OPERATOR_CHAT)[-1] == app.notices.complaints.operator_texts().gettext(
         "Only operators can change complaints."
     )
     tg.api.set_chat_member(OPERATOR_CHAT, OPERATOR, "member")
     await say(tg, "/queue", user=OPERATOR, chat_id=OPERATOR_CHAT)
     assert tg.texts_to(OPERATOR_CHAT)[-1].startswith(
-        app.complaints.operator_texts().gettext("Messages waiting to be sent: {count}.")[:10]
+        app.notices.complaints.operator_texts().gettext("Messages waiting to be sent: {count}.")[
+            :10
+        ]
     )
 
 

@@ -14,8 +14,9 @@ from bot.dialogs.events import Reply
 from bot.dialogs.inputs import is_reg_number
 from bot.dialogs.states import State
 from bot.dialogs.turn import Turn
-from bot.domain.complaints import ANSWERED, REJECTED, STATUS_LABELS, normalize_reg_number
+from bot.domain.complaints import ANSWERED, REJECTED, normalize_reg_number
 from bot.i18n import N_
+from bot.notices.complaints import STATUS_LABELS
 
 MAX_CHECK_FAILURES = 5
 CHECK_LOCK_MINUTES = 15

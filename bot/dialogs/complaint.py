@@ -20,6 +20,7 @@ from bot.dialogs.turn import Turn
 from bot.domain.complaints import Draft
 from bot.domain.media import NOT_AN_IMAGE, TOO_LARGE, ImageRejected
 from bot.i18n import N_
+from bot.notices.complaints import receipt_text
 from bot.storage.models import Photo
 
 log = logging.getLogger(__name__)
@@ -449,7 +450,7 @@ class ComplaintDialog(Dialog):
             return
         log.info("complaint %s registered (%s)", complaint.reg_number, complaint.category)
         turn.committed = True
-        receipt = complaints.receipt_text(turn.texts, complaint, code)
+        receipt = receipt_text(turn.texts, complaint, code)
         turn.replies[:0] = [Reply(text=receipt)]
 
     async def _confirm_again(self, turn: Turn) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from bot.dialogs.dialog import Command, Dialog, MenuEntry, Route
 from bot.dialogs.events import Option
 from bot.dialogs.turn import Turn
-from bot.domain.complaints import STATUS_LABELS, issue_receipt
+from bot.domain.complaints import issue_receipt
 from bot.i18n import N_
+from bot.notices.complaints import STATUS_LABELS
 
 RECEIPT_PREFIX = "receipt:new:"
 MAX_RECEIPT_BUTTONS = 5

@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.content import Content
-from bot.dialogs.events import Option, Rendered, Reply
-from bot.i18n import LANGUAGE_NAMES, N_, I18n, Texts
+from bot.dialogs.events import Reply
 from bot.storage.models import Citizen, Complaint, NewComplaint, NewOutboxMessage, Photo, Step
 from bot.storage.store import Store
 
@@ -27,15 +26,6 @@ FORWARDED = "forwarded"
 IN_PROGRESS = "in_progress"
 ANSWERED = "answered"
 REJECTED = "rejected"
-
-STATUS_LABELS = {
-    REGISTERED: N_("registered"),
-    ACCEPTED: N_("accepted for consideration"),
-    FORWARDED: N_("forwarded to the competent body"),
-    IN_PROGRESS: N_("in progress"),
-    ANSWERED: N_("answered"),
-    REJECTED: N_("rejected"),
-}
 
 # The one place that says which status may follow which.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -59,14 +49,6 @@ OPERATOR_ACTIONS = {
     "answer": ANSWERED,
     "reject": REJECTED,
 }
-ACTION_LABELS = {
-    "accept": N_("✅ Accept"),
-    "forward": N_("📨 Forwarded"),
-    "progress": N_("🔧 In progress"),
-    "answer": N_("💬 Answer"),
-    "reject": N_("⛔ Reject"),
-}
-
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _CYRILLIC_LOOKALIKES = str.maketrans("АВЕКМНОРСТХУ", "ABEKMHOPCTXY")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
@@ -164,25 +146,21 @@ class ComplaintService:
     def __init__(
         self,
         store: Store,
-        i18n: I18n,
         content: Content,
         *,
         clock: Clock,
         tz: ZoneInfo,
         deadline_days: int,
         operator_chat_id: int | None,
-        operator_locale: str,
         operator_channel: str = "telegram",
         operator_recipient: str | None = None,
     ) -> None:
         self.store = store
-        self.i18n = i18n
         self.content = content
         self.clock = clock
         self.tz = tz
         self.deadline_days = deadline_days
         self.operator_chat_id = operator_chat_id
-        self.operator_locale = operator_locale
         self.operator_channel = operator_channel
         self.operator_recipient = operator_recipient
 
@@ -258,32 +236,6 @@ class ComplaintService:
             payload={"complaint_id": complaint_id, "code": code, "secret": True},
         )
 
-    async def render_receipt(self, payload: dict) -> Rendered:
-        """Outbox renderer for kind 'receipt', in the citizen's language of the moment."""
-        complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
-        citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
-        texts = self.i18n.texts((citizen and citizen.locale) or complaint.locale)
-        return Rendered([Reply(text=self.receipt_text(texts, complaint, payload["code"]))])
-
-    def receipt_text(self, t: Texts, complaint: Complaint, code: str) -> str:
-        """The registration receipt: number, date, due date and the receipt code."""
-        _ = t.gettext
-        lines = [
-            _("Your complaint is registered."),
-            _("Registration number: {number}").format(number=complaint.reg_number),
-            _("Date: {date}").format(date=t.date(complaint.created_at)),
-            _("An answer is due by {date}.").format(date=t.date(complaint.due_at)),
-            "",
-            _("Receipt code: {code}").format(code=code),
-            _(
-                "Write the number and the code down: with them you can check the complaint "
-                "from any device. We keep only a fingerprint of the code, so nobody can show "
-                "it to you again; in this chat, «My complaints» can give you a new one."
-            ),
-            _("You will get a message here every time the status changes."),
-        ]
-        return "\n".join(lines)
-
     async def verify_receipt(self, reg_number: str, code: str) -> Complaint | None:
         """The complaint if the number exists and the code matches it; otherwise None."""
         complaint = await self.store.complaints.by_number(
@@ -357,133 +309,6 @@ class ComplaintService:
             payload={"complaint_id": complaint.id, "event_id": None},
         )
 
-    async def render_status(self, payload: dict) -> Rendered:
-        """Outbox renderer for 'status_update': the change as stored, in the citizen's language
-        of the moment, with the due date as it stands; the WhatsApp template's variables are the
-        number and the new status."""
-        complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
-        event = await self.store.complaints.event(event_id=payload["event_id"])
-        citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
-        t = self.i18n.texts((citizen and citizen.locale) or complaint.locale)
-        _ = t.gettext
-        status, note = event.new_status, event.note
-        lines = [
-            _("Your complaint No. {number}: the status is now «{status}».").format(
-                number=complaint.reg_number, status=_(STATUS_LABELS[status])
-            )
-        ]
-        if status == ANSWERED:
-            lines.append(_("Answer from the operator:") + "\n" + (note or ""))
-        elif status == REJECTED:
-            lines.append(_("Reason:") + " " + (note or ""))
-        elif status == FORWARDED:
-            lines.append(_("Forwarded to: {body}").format(body=note or "—"))
-        elif note:
-            lines.append(_("Note from the operator:") + "\n" + note)
-        if status in OPEN_STATUSES:
-            lines.append(_("An answer is due by {date}.").format(date=t.date(complaint.due_at)))
-        variables = {"1": complaint.reg_number, "2": _(STATUS_LABELS[status])}
-        return Rendered([Reply(text="\n\n".join(lines))], variables)
-
-    async def render_change_note(self, payload: dict) -> Rendered:
-        """Outbox renderer for 'change_note': the operator group's line about a change."""
-        complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
-        event = await self.store.complaints.event(event_id=payload["event_id"])
-        text = self.change_note(complaint, event.new_status, event.actor_name or "", event.note)
-        return Rendered([Reply(text=text)])
-
-    def operator_texts(self) -> Texts:
-        return self.i18n.texts(self.operator_locale)
-
-    def operator_card(self, complaint: Complaint, citizen: Citizen | None = None) -> Reply:
-        """The message operators see: everything but the identity of an anonymous reporter."""
-        t = self.operator_texts()
-        _ = t.gettext
-        category = self.content.category(complaint.category)
-        lines = [
-            _("Complaint No. {number}").format(number=complaint.reg_number),
-            _("Category: {category}").format(
-                category=category.label(t.locale) if category else complaint.category
-            ),
-            _("Status: {status}").format(status=_(STATUS_LABELS[complaint.status])),
-            _("Registered: {date}").format(date=t.datetime(complaint.created_at)),
-            _("Answer due: {date}").format(date=t.date(complaint.due_at)),
-        ]
-        if complaint.address:
-            lines.append(_("Place: {address}").format(address=complaint.address))
-        if complaint.latitude is not None:
-            lines.append(
-                _("Location: {lat:.5f}, {lon:.5f}").format(
-                    lat=complaint.latitude, lon=complaint.longitude
-                )
-            )
-        if complaint.photos:
-            lines.append(_("Photos: {count}").format(count=len(complaint.photos)))
-        if complaint.is_anonymous:
-            lines.append(_("Anonymous report: the sender's identity is protected."))
-        else:
-            lines.append(
-                _("Applicant: {name}, phone {phone}, address {address}").format(
-                    name=complaint.full_name,
-                    phone=complaint.phone,
-                    address=complaint.contact_address,
-                )
-            )
-        lines.append(_("Written in: {language}").format(language=LANGUAGE_NAMES[complaint.locale]))
-        lines.append("")
-        lines.append(complaint.description)
-        options = tuple(
-            Option(f"op:{action}:{complaint.id}", _(ACTION_LABELS[action]))
-            for action, status in OPERATOR_ACTIONS.items()
-            if status in TRANSITIONS[complaint.status]
-        )
-        return Reply(text="\n".join(lines), options=options)
-
-    async def render_card_payload(self, payload: dict) -> Rendered:
-        """Outbox renderer for kind 'operator_card': the card as the complaint stands now."""
-        complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
-        return Rendered(self.operator_card_replies(complaint))
-
-    def operator_card_replies(self, complaint: Complaint) -> list[Reply]:
-        """Photos first (when any), then the card with its buttons."""
-        replies = []
-        if complaint.photos:
-            replies.append(Reply(photos=tuple(p.path for p in complaint.photos)))
-        if complaint.latitude is not None:
-            replies.append(Reply(location=(complaint.latitude, complaint.longitude)))
-        replies.append(self.operator_card(complaint))
-        return replies
-
-    def change_note(self, complaint: Complaint, new_status: str, who: str, note: str | None) -> str:
-        """A line for the operator group: what changed, by whom, and the note."""
-        _ = self.operator_texts().gettext
-        text = _("No. {number}: «{status}», set by {who}.").format(
-            number=complaint.reg_number, status=_(STATUS_LABELS[new_status]), who=who
-        )
-        if note:
-            text += "\n" + note
-            text += "\n" + _("The citizen will receive this in their language.")
-        return text
-
-    def operator_help(self) -> str:
-        _ = self.operator_texts().gettext
-        return (
-            _(
-                "Every new complaint appears here as a card with buttons.\n"
-                "✅ Accept, 📨 Forwarded and 🔧 In progress change the status at once.\n"
-                "💬 Answer and ⛔ Reject ask for a text: reply to the bot's question with it.\n"
-                "The citizen is told about every change automatically, in their language.\n"
-                "Anonymous reports never show who sent them."
-            )
-            + "\n\n"
-            + _(
-                "Questions the FAQ could not answer come as ❓ cards: press 💬 Answer and reply "
-                "with the text.\n"
-                "/queue shows what waits to be sent and why; /reload reloads the FAQ after its "
-                "file was edited."
-            )
-        )
-
     async def act_by_number(
         self, reg_number: str, action: str, operator: OperatorRef, note: str | None = None
     ) -> ChangeResult:
@@ -495,48 +320,3 @@ class ComplaintService:
         if status is None or complaint is None:
             return ChangeResult(False, complaint, "not_found")
         return await self.apply(complaint.id, status, operator, note)
-
-    async def queue_deadline_digest(self, warn_days: int = 2) -> int:
-        """Once a local day, tell each operator group which open complaints are due soon or late.
-
-        Returns the number of complaints listed. The dedupe key makes repeated runs on the same
-        day harmless.
-        """
-        now = self.clock.now()
-        due = await self.store.complaints.open_due_before(
-            moment=now + timedelta(days=warn_days), open_statuses=OPEN_STATUSES
-        )
-        by_group: dict[str, list[Complaint]] = {}
-        for complaint in due:
-            group = self.operator_recipient or self.content.operator_chat_for(
-                complaint.category, self.operator_chat_id
-            )
-            if group is not None:
-                by_group.setdefault(str(group), []).append(complaint)
-        t = self.operator_texts()
-        _ = t.gettext
-        today = now.astimezone(self.tz).date().isoformat()
-        messages = []
-        for group, complaints in by_group.items():
-            lines = [_("Deadlines: these complaints need an answer soon.")]
-            for complaint in complaints:
-                template = (
-                    _("No. {number}: overdue since {date}")
-                    if complaint.due_at < now
-                    else _("No. {number}: due {date}")
-                )
-                lines.append(
-                    "• "
-                    + template.format(number=complaint.reg_number, date=t.date(complaint.due_at))
-                )
-            messages.append(
-                NewOutboxMessage(
-                    channel=self.operator_channel,
-                    recipient=group,
-                    kind="deadline_digest",
-                    payload={"replies": [Reply(text="\n".join(lines)).to_dict()]},
-                    dedupe_key=f"deadline_digest:{group}:{today}",
-                )
-            )
-        await self.store.outbox.add(messages=messages, now=now)
-        return len(due)

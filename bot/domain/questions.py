@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.dialogs.events import Option, Rendered, Reply
-from bot.domain.complaints import OperatorRef, group_message
-from bot.i18n import LANGUAGE_NAMES, I18n, Texts
+from bot.domain.complaints import OperatorRef
 from bot.storage.models import Citizen, NewOutboxMessage, Question
 from bot.storage.store import Store
 
@@ -39,22 +37,15 @@ class QuestionService:
     def __init__(
         self,
         store: Store,
-        i18n: I18n,
         *,
         clock: Clock,
-        operator_locale: str,
         operator_channel: str,
         operator_recipient: str | None,
     ) -> None:
         self.store = store
-        self.i18n = i18n
         self.clock = clock
-        self.operator_locale = operator_locale
         self.operator_channel = operator_channel
         self.operator_recipient = operator_recipient
-
-    def operator_texts(self) -> Texts:
-        return self.i18n.texts(self.operator_locale)
 
     async def ask(self, citizen: Citizen, text: str, locale: str) -> Question:
         """Store the question and queue its card for the operators."""
@@ -74,20 +65,6 @@ class QuestionService:
 
         return await self.store.questions.create(
             citizen_id=citizen.id, text=text, locale=locale, now=self.clock.now(), notify=card
-        )
-
-    def operator_card(self, question: Question) -> Reply:
-        """What operators see: the number, the language and the text; never who asked."""
-        t = self.operator_texts()
-        _ = t.gettext
-        text = _("❓ Question {number} ({language}), {date}").format(
-            number=question.number,
-            language=LANGUAGE_NAMES.get(question.locale, question.locale),
-            date=t.datetime(question.created_at),
-        )
-        return Reply(
-            text=text + "\n\n" + question.text,
-            options=(Option(f"q:answer:{question.id}", _("💬 Answer")),),
         )
 
     async def answer(
@@ -110,8 +87,10 @@ class QuestionService:
         citizen = await self.store.citizens.get(citizen_id=question.citizen_id)
         notice = [self._answer_notice(question, text, citizen)] if citizen else []
         if group is not None:
-            note = Reply(text=self.answered_note(question, operator))
-            notice.append(group_message(group, "group_note", [note], dedupe))
+            payload = {"question_id": question.id, "who": operator.name}
+            notice.append(
+                NewOutboxMessage("telegram", group, "question_note", payload, None, dedupe)
+            )
         ok = await self.store.questions.answer(
             question_id=question.id,
             answer=text,
@@ -130,31 +109,6 @@ class QuestionService:
             citizen_id=citizen.id,
             kind="question_answer",
             payload={"question_id": question.id},
-        )
-
-    async def render_answer(self, payload: dict) -> Rendered:
-        """Outbox renderer for 'question_answer', in the citizen's language of the moment."""
-        question = await self.store.questions.get(question_id=payload["question_id"])
-        citizen = await self.store.citizens.get(citizen_id=question.citizen_id)
-        _ = self.i18n.texts((citizen and citizen.locale) or question.locale).gettext
-        lines = [
-            _("Answer to your question {number}:").format(number=question.number),
-            "«" + question.text[:300] + ("…" if len(question.text) > 300 else "") + "»",
-            question.answer or "",
-        ]
-        variables = {"1": question.number, "2": _("answered")}
-        return Rendered([Reply(text="\n\n".join(lines))], variables)
-
-    async def render_card(self, payload: dict) -> Rendered:
-        """Outbox renderer for 'question_card': the card as the question stands now."""
-        question = await self.store.questions.get(question_id=payload["question_id"])
-        return Rendered([self.operator_card(question)])
-
-    def answered_note(self, question: Question, operator: OperatorRef) -> str:
-        """A line for the operator group after an answer went out."""
-        _ = self.operator_texts().gettext
-        return _("Question {number} answered by {who}; the citizen will get the answer.").format(
-            number=question.number, who=operator.name
         )
 
 

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 def reload_faq(app) -> str:
     """Reload the FAQ; the answer says what is in force now (the old content, on an error)."""
-    _ = app.complaints.operator_texts().gettext
+    _ = app.notices.complaints.operator_texts().gettext
     try:
         catalog = app.faq.reload()
     except FaqError as error:
@@ -27,7 +27,7 @@ def reload_faq(app) -> str:
 async def queue_report(app) -> str:
     """What waits and why: held messages (e.g. WhatsApp outside the 24-hour window), unsent
     messages, open questions. Never who the messages are for."""
-    _ = app.complaints.operator_texts().gettext
+    _ = app.notices.complaints.operator_texts().gettext
     counts = await app.store.outbox.counts()
     lines = [_("Messages waiting to be sent: {count}.").format(count=counts.get("pending", 0))]
     if counts.get("unreachable"):

@@ -99,6 +99,7 @@ _LANE_OF_KIND = {
     "receipt": REPLY_LANE,
     "group_note": REPLY_LANE,
     "change_note": REPLY_LANE,
+    "question_note": REPLY_LANE,
     "operator_prompt": REPLY_LANE,
     "question_prompt": REPLY_LANE,
     # broadcasts to many

@@ -130,7 +130,7 @@ async def operator_command(app, line: str) -> str:
     if complaint is None:
         return f"no complaint with the number {words[1]} (they look like 26-00042)"
     if len(words) == 2:
-        return render(app.complaints.operator_card(complaint))
+        return render(app.notices.complaints.operator_card(complaint))
     action = words[2].casefold()
     if action not in OPERATOR_ACTIONS:
         return f"unknown action {words[2]!r}; use one of: {ACTIONS_USAGE}"

@@ -92,6 +92,7 @@ def build_operator_router(app) -> Router:
     the operator groups, and membership changes."""
     router = Router(name="operators")
     service = app.complaints
+    notices = app.notices.complaints
     chats = app.content.operator_chats(app.settings.operator_chat_id)
     auth = OperatorAuth(app.settings.operator_ids, chats)
 
@@ -112,7 +113,7 @@ def build_operator_router(app) -> Router:
     router.message.filter(in_operator_chat)
 
     def _(message: str) -> str:
-        return service.operator_texts().gettext(message)
+        return notices.operator_texts().gettext(message)
 
     async def post(chat_id: int, kind: str, reply: Reply, inbound, **extra) -> None:
         """Queue a message for the group (once per update) and send the group's queue now."""
@@ -197,7 +198,7 @@ def build_operator_router(app) -> Router:
         """Show only the steps still allowed under the card (best effort: an edit)."""
         if card_id is None:
             return
-        card = service.operator_card(complaint)
+        card = notices.operator_card(complaint)
         markup = inline_keyboard(card.options) if card.options else None
         try:
             await bot.edit_message_reply_markup(
@@ -296,7 +297,7 @@ def build_operator_router(app) -> Router:
         elif command == "reload":
             text = reload_faq(app)
         else:
-            text = service.operator_help()
+            text = notices.operator_help()
         await say(message, text, inbound)
 
     @router.message()

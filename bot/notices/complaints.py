@@ -1,0 +1,203 @@
+"""What citizens and operators read about complaints, rendered when the outbox sends it: the
+receipt, status notices, the operator card and the group's change notes, in the reader's language
+of the moment and from the complaint as it stands."""
+
+from __future__ import annotations
+
+from bot.content import Content
+from bot.dialogs.events import Option, Rendered, Reply
+from bot.domain.complaints import (
+    ACCEPTED,
+    ANSWERED,
+    FORWARDED,
+    IN_PROGRESS,
+    OPEN_STATUSES,
+    OPERATOR_ACTIONS,
+    REGISTERED,
+    REJECTED,
+    TRANSITIONS,
+)
+from bot.i18n import LANGUAGE_NAMES, N_, I18n, Texts
+from bot.storage.models import Complaint
+from bot.storage.store import Store
+
+STATUS_LABELS = {
+    REGISTERED: N_("registered"),
+    ACCEPTED: N_("accepted for consideration"),
+    FORWARDED: N_("forwarded to the competent body"),
+    IN_PROGRESS: N_("in progress"),
+    ANSWERED: N_("answered"),
+    REJECTED: N_("rejected"),
+}
+
+ACTION_LABELS = {
+    "accept": N_("✅ Accept"),
+    "forward": N_("📨 Forwarded"),
+    "progress": N_("🔧 In progress"),
+    "answer": N_("💬 Answer"),
+    "reject": N_("⛔ Reject"),
+}
+
+
+def receipt_text(t: Texts, complaint: Complaint, code: str) -> str:
+    """The registration receipt: number, date, due date and the receipt code."""
+    _ = t.gettext
+    lines = [
+        _("Your complaint is registered."),
+        _("Registration number: {number}").format(number=complaint.reg_number),
+        _("Date: {date}").format(date=t.date(complaint.created_at)),
+        _("An answer is due by {date}.").format(date=t.date(complaint.due_at)),
+        "",
+        _("Receipt code: {code}").format(code=code),
+        _(
+            "Write the number and the code down: with them you can check the complaint "
+            "from any device. We keep only a fingerprint of the code, so nobody can show "
+            "it to you again; in this chat, «My complaints» can give you a new one."
+        ),
+        _("You will get a message here every time the status changes."),
+    ]
+    return "\n".join(lines)
+
+
+class ComplaintNotices:
+    """Renderers of the complaint kinds of the outbox, and the operator card."""
+
+    def __init__(self, store: Store, i18n: I18n, content: Content, operator_locale: str) -> None:
+        self.store = store
+        self.i18n = i18n
+        self.content = content
+        self.operator_locale = operator_locale
+
+    def operator_texts(self) -> Texts:
+        return self.i18n.texts(self.operator_locale)
+
+    async def render_receipt(self, payload: dict) -> Rendered:
+        """Outbox renderer for kind 'receipt', in the citizen's language of the moment."""
+        complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
+        citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
+        texts = self.i18n.texts((citizen and citizen.locale) or complaint.locale)
+        return Rendered([Reply(text=receipt_text(texts, complaint, payload["code"]))])
+
+    async def render_status(self, payload: dict) -> Rendered:
+        """Outbox renderer for 'status_update': the change as stored, in the citizen's language
+        of the moment, with the due date as it stands; the WhatsApp template's variables are the
+        number and the new status."""
+        complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
+        event = await self.store.complaints.event(event_id=payload["event_id"])
+        citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
+        t = self.i18n.texts((citizen and citizen.locale) or complaint.locale)
+        _ = t.gettext
+        status, note = event.new_status, event.note
+        lines = [
+            _("Your complaint No. {number}: the status is now «{status}».").format(
+                number=complaint.reg_number, status=_(STATUS_LABELS[status])
+            )
+        ]
+        if status == ANSWERED:
+            lines.append(_("Answer from the operator:") + "\n" + (note or ""))
+        elif status == REJECTED:
+            lines.append(_("Reason:") + " " + (note or ""))
+        elif status == FORWARDED:
+            lines.append(_("Forwarded to: {body}").format(body=note or "—"))
+        elif note:
+            lines.append(_("Note from the operator:") + "\n" + note)
+        if status in OPEN_STATUSES:
+            lines.append(_("An answer is due by {date}.").format(date=t.date(complaint.due_at)))
+        variables = {"1": complaint.reg_number, "2": _(STATUS_LABELS[status])}
+        return Rendered([Reply(text="\n\n".join(lines))], variables)
+
+    async def render_change_note(self, payload: dict) -> Rendered:
+        """Outbox renderer for 'change_note': the operator group's line about a change."""
+        complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
+        event = await self.store.complaints.event(event_id=payload["event_id"])
+        text = self.change_note(complaint, event.new_status, event.actor_name or "", event.note)
+        return Rendered([Reply(text=text)])
+
+    def operator_card(self, complaint: Complaint) -> Reply:
+        """The message operators see: everything but the identity of an anonymous reporter."""
+        t = self.operator_texts()
+        _ = t.gettext
+        category = self.content.category(complaint.category)
+        lines = [
+            _("Complaint No. {number}").format(number=complaint.reg_number),
+            _("Category: {category}").format(
+                category=category.label(t.locale) if category else complaint.category
+            ),
+            _("Status: {status}").format(status=_(STATUS_LABELS[complaint.status])),
+            _("Registered: {date}").format(date=t.datetime(complaint.created_at)),
+            _("Answer due: {date}").format(date=t.date(complaint.due_at)),
+        ]
+        if complaint.address:
+            lines.append(_("Place: {address}").format(address=complaint.address))
+        if complaint.latitude is not None:
+            lines.append(
+                _("Location: {lat:.5f}, {lon:.5f}").format(
+                    lat=complaint.latitude, lon=complaint.longitude
+                )
+            )
+        if complaint.photos:
+            lines.append(_("Photos: {count}").format(count=len(complaint.photos)))
+        if complaint.is_anonymous:
+            lines.append(_("Anonymous report: the sender's identity is protected."))
+        else:
+            lines.append(
+                _("Applicant: {name}, phone {phone}, address {address}").format(
+                    name=complaint.full_name,
+                    phone=complaint.phone,
+                    address=complaint.contact_address,
+                )
+            )
+        lines.append(_("Written in: {language}").format(language=LANGUAGE_NAMES[complaint.locale]))
+        lines.append("")
+        lines.append(complaint.description)
+        options = tuple(
+            Option(f"op:{action}:{complaint.id}", _(ACTION_LABELS[action]))
+            for action, status in OPERATOR_ACTIONS.items()
+            if status in TRANSITIONS[complaint.status]
+        )
+        return Reply(text="\n".join(lines), options=options)
+
+    async def render_card_payload(self, payload: dict) -> Rendered:
+        """Outbox renderer for kind 'operator_card': the card as the complaint stands now."""
+        complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
+        return Rendered(self.operator_card_replies(complaint))
+
+    def operator_card_replies(self, complaint: Complaint) -> list[Reply]:
+        """Photos first (when any), then the card with its buttons."""
+        replies = []
+        if complaint.photos:
+            replies.append(Reply(photos=tuple(p.path for p in complaint.photos)))
+        if complaint.latitude is not None:
+            replies.append(Reply(location=(complaint.latitude, complaint.longitude)))
+        replies.append(self.operator_card(complaint))
+        return replies
+
+    def change_note(self, complaint: Complaint, new_status: str, who: str, note: str | None) -> str:
+        """A line for the operator group: what changed, by whom, and the note."""
+        _ = self.operator_texts().gettext
+        text = _("No. {number}: «{status}», set by {who}.").format(
+            number=complaint.reg_number, status=_(STATUS_LABELS[new_status]), who=who
+        )
+        if note:
+            text += "\n" + note
+            text += "\n" + _("The citizen will receive this in their language.")
+        return text
+
+    def operator_help(self) -> str:
+        _ = self.operator_texts().gettext
+        return (
+            _(
+                "Every new complaint appears here as a card with buttons.\n"
+                "✅ Accept, 📨 Forwarded and 🔧 In progress change the status at once.\n"
+                "💬 Answer and ⛔ Reject ask for a text: reply to the bot's question with it.\n"
+                "The citizen is told about every change automatically, in their language.\n"
+                "Anonymous reports never show who sent them."
+            )
+            + "\n\n"
+            + _(
+                "Questions the FAQ could not answer come as ❓ cards: press 💬 Answer and reply "
+                "with the text.\n"
+                "/queue shows what waits to be sent and why; /reload reloads the FAQ after its "
+                "file was edited."
+            )
+        )
