@@ -1,0 +1,45 @@
+"""Where each citizen is in a dialog, and the step that saves it with its replies."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.storage.models import (
+    Conversation,
+    Step,
+)
+from bot.storage.writes import (
+    apply_step,
+    save_conversation,
+)
+
+if TYPE_CHECKING:
+    from bot.storage.store import Store
+
+
+class ConversationRepo:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def load(self, *, citizen_id: int) -> Conversation | None:
+        row = await self._store.fetchone(
+            "SELECT state, data FROM conversations WHERE citizen_id = ?", (citizen_id,)
+        )
+        return Conversation(row["state"], json.loads(row["data"])) if row else None
+
+    async def save(self, *, citizen_id: int, conversation: Conversation, now: datetime) -> None:
+        async with self._store.lock:
+            await save_conversation(self._store.db, citizen_id, conversation, now)
+
+    async def commit_step(self, step: Step) -> None:
+        """Save the conversation, queue the step's messages and mark its journal entry handled,
+        all in one transaction: a crash leaves either all of it or none."""
+        if not step.messages and step.inbound is None:
+            await self.save(
+                citizen_id=step.citizen_id, conversation=step.conversation, now=step.now
+            )
+            return
+        async with self._store.transaction() as db:
+            await apply_step(db, step)
