@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,11 @@ from bot.dialogs.guards import FloodGuard
 from bot.dialogs.pushed import remember_pushed_options
 from bot.dialogs.turn import Limits, Services
 from bot.domain.complaints import ComplaintService
+from bot.domain.deadlines import DeadlinePlanner, DeadlineRules
 from bot.domain.faq import FaqLibrary
 from bot.domain.media import MediaStore
 from bot.domain.questions import QuestionService
+from bot.domain.workdays import load_calendar
 from bot.i18n import I18n
 from bot.notices import Notices
 from bot.notices.complaints import ComplaintNotices
@@ -71,6 +74,7 @@ async def build_app(
     clock = clock or SystemClock()
     # content first: broken content stops the start before anything is opened
     content = load_content(settings.content_dir)
+    planner = DeadlinePlanner(load_calendar(), deadline_rules(settings), settings.tz)
     faq = FaqLibrary(_faq_path(settings), substitutions=faq_substitutions(settings))
     i18n = I18n(settings.tz)
     store = await Store.open(settings.database_path)
@@ -83,7 +87,8 @@ async def build_app(
         content,
         clock=clock,
         tz=settings.tz,
-        deadline_days=settings.answer_deadline_days,
+        planner=planner,
+        follow_up_after=timedelta(days=settings.follow_up_days),
         operator_chat_id=settings.operator_chat_id,
         operator_channel=operator_channel,
         operator_recipient=operator_recipient,
@@ -142,6 +147,14 @@ async def build_app(
         engine,
         outbox,
         notices,
+    )
+
+
+def deadline_rules(settings: Settings) -> DeadlineRules:
+    return DeadlineRules(
+        answer_days=settings.answer_deadline_days,
+        answer_in_working_days=settings.answer_deadline_working_days,
+        remind_working_days_before=settings.deadline_remind_working_days,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -65,6 +66,12 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Bishkek"
 
     answer_deadline_days: int = Field(14, ge=1, le=30)
+    answer_deadline_working_days: bool = False
+    deadline_remind_working_days: int = Field(2, ge=0, le=10)
+    supervisor_chat_id: int | None = None
+    digest_time: time = time(9, 0)
+    digest_max_items: int = Field(30, ge=1, le=200)
+    follow_up_days: int = Field(7, ge=1, le=60)
     max_photos: int = Field(5, ge=0, le=10)
     max_photo_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     outbox_interval_seconds: float = Field(2.0, gt=0)
@@ -73,7 +80,7 @@ class Settings(BaseSettings):
     telegram_chat_messages_per_second: float = Field(1.0, gt=0)
     telegram_group_messages_per_minute: float = Field(20.0, gt=0)
     outbox_max_attempts: int = Field(8, ge=1)
-    deadline_check_minutes: int = Field(60, ge=1)
+    deadline_check_minutes: int = Field(10, ge=1)
     flood_burst: int = Field(10, ge=1)
     flood_rate_per_second: float = Field(2.0, gt=0)
     content_dir: Path | None = None

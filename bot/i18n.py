@@ -50,6 +50,13 @@ class Texts:
         pattern = DATE_PATTERNS.get(self.locale, "long")
         return format_date(moment.astimezone(self.tz), format=pattern, locale=self.locale)
 
+    def until(self, moment: datetime) -> str:
+        """ "Until <day> <month>" in grammatical Kyrgyz or Russian: '16-декабрга чейин',
+        'до 16 декабря' (local date)."""
+        from bot.domain.workdays import until_phrase
+
+        return until_phrase(moment, self.locale, tz=self.tz)
+
     def datetime(self, moment: datetime) -> str:
         """Date and time in the local time zone."""
         pattern = DATETIME_PATTERNS.get(self.locale, "medium")

@@ -247,6 +247,11 @@ class OutboxDispatcher:
             log.exception("outbox row %s (%s) cannot be rendered", row.id, row.kind)
             await self.store.outbox.mark_failed(message_id=row.id, error=f"render: {exc!r}")
             return 0
+        if not rendered.replies:  # overtaken by events (a deadline met, a hearing moved)
+            await self.store.outbox.mark_failed(
+                message_id=row.id, error="no longer applies", status="dropped"
+            )
+            return 0
         try:
             parts, done = await self._prepare(channel, row, rendered, row.parts_done)
             for index in range(done, len(parts) - 1):

@@ -90,7 +90,8 @@ async def test_anonymous_card_hides_identity(app, chat):
     assert "700" not in card.text
     assert "Aibek" not in card.text
     assert {o.id for o in card.options} == {
-        f"op:{a}:{complaint.id}" for a in ("accept", "forward", "progress", "answer", "reject")
+        f"op:{a}:{complaint.id}"
+        for a in ("accept", "forward", "progress", "extend", "answer", "reject")
     }
 
 

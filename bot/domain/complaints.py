@@ -9,14 +9,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.content import Content
 from bot.dialogs.events import Reply
+from bot.domain.deadlines import (
+    ACKNOWLEDGEMENT,
+    ANSWER,
+    FORWARDING,
+    REGISTRATION,
+    Deadline,
+    DeadlinePlanner,
+    Extension,
+)
 from bot.storage.models import Citizen, Complaint, NewComplaint, NewOutboxMessage, Photo, Step
 from bot.storage.store import Store
 
@@ -24,31 +34,60 @@ REGISTERED = "registered"
 ACCEPTED = "accepted"
 FORWARDED = "forwarded"
 IN_PROGRESS = "in_progress"
+EXTENDED = "extended"
 ANSWERED = "answered"
+RESOLVED = "resolved"
 REJECTED = "rejected"
+REOPENED = "reopened"
+WITHDRAWN = "withdrawn"
 
-# The one place that says which status may follow which.
+_WORKING = (ACCEPTED, FORWARDED, IN_PROGRESS, EXTENDED, ANSWERED, REJECTED, WITHDRAWN)
+# The one place that says which status may follow which (operators, the citizen and the
+# follow-up alike; who may take which step is said in OPERATOR_ACTIONS and the dialogs).
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    REGISTERED: (ACCEPTED, FORWARDED, IN_PROGRESS, ANSWERED, REJECTED),
-    ACCEPTED: (FORWARDED, IN_PROGRESS, ANSWERED, REJECTED),
-    FORWARDED: (IN_PROGRESS, ANSWERED, REJECTED),
-    IN_PROGRESS: (FORWARDED, ANSWERED, REJECTED),
-    ANSWERED: (),
+    REGISTERED: _WORKING,
+    ACCEPTED: tuple(s for s in _WORKING if s != ACCEPTED),
+    FORWARDED: (IN_PROGRESS, EXTENDED, ANSWERED, REJECTED, WITHDRAWN),
+    IN_PROGRESS: (FORWARDED, EXTENDED, ANSWERED, REJECTED, WITHDRAWN),
+    EXTENDED: (FORWARDED, IN_PROGRESS, EXTENDED, ANSWERED, REJECTED, WITHDRAWN),
+    REOPENED: _WORKING,
+    ANSWERED: (RESOLVED, REOPENED),
+    RESOLVED: (),
     REJECTED: (),
+    WITHDRAWN: (),
 }
-OPEN_STATUSES = tuple(status for status, nxt in TRANSITIONS.items() if nxt)
+# Open: still waiting for an answer on the merits (deadlines run, the citizen may add to it).
+OPEN_STATUSES = (REGISTERED, ACCEPTED, FORWARDED, IN_PROGRESS, EXTENDED, REOPENED)
+CLOSED_STATUSES = (RESOLVED, REJECTED, WITHDRAWN)
 # Statuses an operator can only set together with a text for the citizen (for "forwarded":
-# the competent body it went to).
-NEEDS_TEXT = frozenset({FORWARDED, ANSWERED, REJECTED})
+# the competent body it went to; for "extended": the new date and the reason).
+NEEDS_TEXT = frozenset({FORWARDED, ANSWERED, REJECTED, EXTENDED})
 
 # Operator button ids: "op:<action>:<complaint id>"; the action names the target status.
 OPERATOR_ACTIONS = {
     "accept": ACCEPTED,
     "forward": FORWARDED,
     "progress": IN_PROGRESS,
+    "extend": EXTENDED,
     "answer": ANSWERED,
     "reject": REJECTED,
+    "resolve": RESOLVED,
 }
+
+# Which deadlines a status meets: acknowledging, forwarding or working on a complaint
+# acknowledges it and settles where it is handled; an answer or a closing ends them all.
+_ALL = (REGISTRATION, ACKNOWLEDGEMENT, FORWARDING, ANSWER)
+MEETS: dict[str, tuple[str, ...]] = {
+    ACCEPTED: (ACKNOWLEDGEMENT, FORWARDING),
+    FORWARDED: (ACKNOWLEDGEMENT, FORWARDING),
+    IN_PROGRESS: (ACKNOWLEDGEMENT, FORWARDING),
+    EXTENDED: (ACKNOWLEDGEMENT, FORWARDING),
+    ANSWERED: _ALL,
+    RESOLVED: _ALL,
+    REJECTED: _ALL,
+    WITHDRAWN: _ALL,
+}
+
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _CYRILLIC_LOOKALIKES = str.maketrans("АВЕКМНОРСТХУ", "ABEKMHOPCTXY")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
@@ -99,12 +138,6 @@ async def issue_receipt() -> tuple[str, bytes, bytes]:
     return code, salt, await asyncio.to_thread(hash_receipt, code, salt)
 
 
-def due_date(created: datetime, days: int, tz: ZoneInfo) -> datetime:
-    """The end of the local day `days` calendar days after registration (Law No. 67: 14 days)."""
-    local_day = created.astimezone(tz).date() + timedelta(days=days)
-    return datetime.combine(local_day, time(23, 59, 59), tzinfo=tz)
-
-
 @dataclass(frozen=True)
 class Draft:
     """What the citizen entered, as collected by the complaint dialog."""
@@ -134,10 +167,46 @@ class OperatorRef:
 
 
 @dataclass(frozen=True)
+class CitizenRef:
+    """The citizen acting on their own complaint (withdrawing it, answering the follow-up)."""
+
+    actor: str = "citizen"
+    name: str = ""
+
+
+CITIZEN = CitizenRef()
+Actor = OperatorRef | CitizenRef
+
+
+def parse_extension(text: str, tz: ZoneInfo) -> tuple[datetime | None, str]:
+    """ "25.12.2026 the reason" -> (that day in `tz`, "the reason"); (None, text) without a
+    valid date first (also 25/12/2026 and 2026-12-25)."""
+    match = _EXTENSION_DATE.match(text.strip())
+    if match is None:
+        return None, text.strip()
+    day, month, year = match.group("d", "m", "y")
+    if match.group("iso"):
+        year, month, day = match.group("iso").split("-")
+    try:
+        moment = datetime(int(year), int(month), int(day), tzinfo=tz)
+    except ValueError:
+        return None, text.strip()
+    return moment, text.strip()[match.end() :].strip(" \t\n,;:—-")
+
+
+_EXTENSION_DATE = re.compile(
+    r"(?:(?P<iso>\d{4}-\d{1,2}-\d{1,2})|(?P<d>\d{1,2})[./](?P<m>\d{1,2})[./](?P<y>\d{4}))(?!\d)",
+    re.ASCII,
+)
+
+
+@dataclass(frozen=True)
 class ChangeResult:
     ok: bool
     complaint: Complaint | None
-    reason: str = ""  # "not_found", "not_allowed", "stale" when not ok
+    # when not ok: "not_found", "not_allowed", "stale", "needs_text"; for an extension also
+    # "bad_date", "not_later", "too_long"
+    reason: str = ""
 
 
 class ComplaintService:
@@ -150,7 +219,8 @@ class ComplaintService:
         *,
         clock: Clock,
         tz: ZoneInfo,
-        deadline_days: int,
+        planner: DeadlinePlanner,
+        follow_up_after: timedelta,
         operator_chat_id: int | None,
         operator_channel: str = "telegram",
         operator_recipient: str | None = None,
@@ -159,7 +229,8 @@ class ComplaintService:
         self.content = content
         self.clock = clock
         self.tz = tz
-        self.deadline_days = deadline_days
+        self.planner = planner
+        self.follow_up_after = follow_up_after
         self.operator_chat_id = operator_chat_id
         self.operator_channel = operator_channel
         self.operator_recipient = operator_recipient
@@ -179,6 +250,7 @@ class ComplaintService:
         its receipt code and True; or an earlier complaint of the same `draft_key`, an empty
         code and False."""
         now = self.clock.now()
+        deadlines = self.planner.at_registration(now)
         code, salt, digest = await issue_receipt()
         notify = []
         group = self.operator_recipient or self.content.operator_chat_for(
@@ -213,13 +285,14 @@ class ComplaintService:
                 receipt_hash=digest,
                 locale=locale,
                 status=REGISTERED,
-                due_at=due_date(now, self.deadline_days, self.tz),
+                due_at=deadlines[-1].due_at,
                 photos=draft.photos,
                 draft_key=draft_key,
             ),
             now=now,
             notify=notify,
             step=step,
+            deadlines=deadlines,
         )
         return complaint, code if created else "", created
 
@@ -252,15 +325,19 @@ class ComplaintService:
         self,
         complaint_id: int,
         new_status: str,
-        operator: OperatorRef,
+        actor: Actor,
         note: str | None = None,
         *,
         group: str | None = None,
         dedupe: str | None = None,
+        step: Step | None = None,
+        follow_up: tuple[int, str] | None = None,
     ) -> ChangeResult:
-        """Move a complaint to `new_status` and queue the citizen's notice in their language;
-        with `group`, also the one-line note for that operator group, in the same transaction
-        (`dedupe` keys it to the operator's update, so a redelivered press posts it once)."""
+        """Move a complaint to `new_status` with all that follows, in one transaction: the
+        deadlines it meets or sets anew, the follow-up after an answer, the citizen's notice in
+        their language (not for the citizen's own steps: their dialog answers them) and the
+        operator group's note (to `group`, keyed by `dedupe`; a citizen's step always tells the
+        complaint's group). An extension's `note` starts with the new date ("25.12.2026 reason")."""
         complaint = await self.store.complaints.get(complaint_id=complaint_id)
         if complaint is None:
             return ChangeResult(False, None, "not_found")
@@ -269,24 +346,70 @@ class ComplaintService:
         note = note.strip() if note else None
         if new_status in NEEDS_TEXT and not note:
             return ChangeResult(False, complaint, "needs_text")
-        citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
-        notify = [self._status_notice(complaint, new_status, note, citizen)]
-        if group is not None:
-            payload = {"complaint_id": complaint.id, "event_id": None}
-            notify.append(NewOutboxMessage("telegram", group, "change_note", payload, None, dedupe))
+        now = self.clock.now()
+        deadlines: list[Deadline] = []
+        if new_status == EXTENDED:
+            extension = await self._extension(complaint, note, now)
+            if not extension.ok:
+                return ChangeResult(False, complaint, extension.reason)
+            deadlines, note = [extension.deadline], extension.reason
+        elif new_status == REOPENED:
+            deadlines = self.planner.at_reopening(now)
+        notify = await self._notices(complaint, actor, group, dedupe)
         changed = await self.store.complaints.change_status(
             complaint_id=complaint.id,
             expected_status=complaint.status,
             new_status=new_status,
-            actor=operator.actor,
-            actor_name=operator.name,
+            actor=actor.actor,
+            actor_name=actor.name,
             note=note,
-            now=self.clock.now(),
-            notify=[message for message in notify if message],
+            now=now,
+            notify=notify,
             forwarded_to=note if new_status == FORWARDED else None,
+            meets=MEETS.get(new_status, ()),
+            deadlines=deadlines,
+            follow_up_at=now + self.follow_up_after if new_status == ANSWERED else None,
+            follow_up_outcome=follow_up,
+            step=step,
         )
         updated = await self.store.complaints.get(complaint_id=complaint.id)
         return ChangeResult(changed, updated, "" if changed else "stale")
+
+    async def _extension(self, complaint: Complaint, note: str | None, now: datetime) -> Extension:
+        """The new answer deadline an operator asked for; the reason comes back in `reason`."""
+        day, reason = parse_extension(note or "", self.tz)
+        if day is None:
+            return Extension(False, reason="bad_date")
+        if not reason:
+            return Extension(False, reason="needs_text")
+        current = await self.store.deadlines.get(complaint_id=complaint.id, kind=ANSWER)
+        extension = self.planner.extend(current, day, now)
+        return replace(extension, reason=reason) if extension.ok else extension
+
+    async def _notices(
+        self, complaint: Complaint, actor: Actor, group: str | None, dedupe: str | None
+    ) -> list[NewOutboxMessage]:
+        """The citizen's notice (ids only, rendered when sent) and the group's change note."""
+        notify = []
+        citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
+        if citizen is not None and actor.actor != CITIZEN.actor:
+            notify.append(
+                NewOutboxMessage(
+                    channel=citizen.channel,
+                    recipient=citizen.user_key,
+                    citizen_id=citizen.id,
+                    kind="status_update",
+                    payload={"complaint_id": complaint.id, "event_id": None},
+                )
+            )
+        if group is None and actor.actor == CITIZEN.actor:
+            group = self.group_of(complaint)
+        if group is not None:
+            payload = {"complaint_id": complaint.id, "event_id": None}
+            notify.append(
+                NewOutboxMessage(self.operator_channel, group, "change_note", payload, None, dedupe)
+            )
+        return notify
 
     def group_of(self, complaint: Complaint) -> str | None:
         """The operator group a complaint is routed to (by its category)."""
@@ -295,22 +418,8 @@ class ComplaintService:
         )
         return None if group is None else str(group)
 
-    def _status_notice(
-        self, complaint: Complaint, new_status: str, note: str | None, citizen: Citizen | None
-    ) -> NewOutboxMessage | None:
-        """The citizen's notice of a change: only ids, rendered when sent (`render_status`)."""
-        if citizen is None:
-            return None
-        return NewOutboxMessage(
-            channel=citizen.channel,
-            recipient=citizen.user_key,
-            citizen_id=citizen.id,
-            kind="status_update",
-            payload={"complaint_id": complaint.id, "event_id": None},
-        )
-
     async def act_by_number(
-        self, reg_number: str, action: str, operator: OperatorRef, note: str | None = None
+        self, reg_number: str, action: str, operator: Actor, note: str | None = None
     ) -> ChangeResult:
         """Apply an operator action named by its word (accept, forward, ...) to a number."""
         status = OPERATOR_ACTIONS.get(action)

@@ -4,19 +4,29 @@ of the moment and from the complaint as it stands."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.content import Content
 from bot.dialogs.events import Option, Rendered, Reply
 from bot.domain.complaints import (
     ACCEPTED,
     ANSWERED,
+    CITIZEN,
+    EXTENDED,
     FORWARDED,
     IN_PROGRESS,
     OPEN_STATUSES,
     OPERATOR_ACTIONS,
     REGISTERED,
     REJECTED,
+    REOPENED,
+    RESOLVED,
     TRANSITIONS,
+    WITHDRAWN,
+    ChangeResult,
 )
+from bot.domain.deadlines import ACKNOWLEDGEMENT, ANSWER, FORWARDING, REGISTRATION
+from bot.domain.workdays import MAX_EXTENSION_DAYS
 from bot.i18n import LANGUAGE_NAMES, N_, I18n, Texts
 from bot.storage.models import Complaint
 from bot.storage.store import Store
@@ -26,16 +36,29 @@ STATUS_LABELS = {
     ACCEPTED: N_("accepted for consideration"),
     FORWARDED: N_("forwarded to the competent body"),
     IN_PROGRESS: N_("in progress"),
+    EXTENDED: N_("term extended"),
     ANSWERED: N_("answered"),
+    RESOLVED: N_("resolved"),
     REJECTED: N_("rejected"),
+    REOPENED: N_("reopened"),
+    WITHDRAWN: N_("withdrawn by the citizen"),
 }
 
 ACTION_LABELS = {
     "accept": N_("✅ Accept"),
     "forward": N_("📨 Forwarded"),
     "progress": N_("🔧 In progress"),
+    "extend": N_("⏳ Extend"),
     "answer": N_("💬 Answer"),
     "reject": N_("⛔ Reject"),
+    "resolve": N_("☑️ Resolved"),
+}
+
+DEADLINE_LABELS = {
+    REGISTRATION: N_("registration"),
+    ACKNOWLEDGEMENT: N_("acknowledgement"),
+    FORWARDING: N_("forwarding to the competent body"),
+    ANSWER: N_("answer on the merits"),
 }
 
 
@@ -95,10 +118,15 @@ class ComplaintNotices:
         ]
         if status == ANSWERED:
             lines.append(_("Answer from the operator:") + "\n" + (note or ""))
+            lines.append(_("In a few days we will ask you whether the problem has been solved."))
         elif status == REJECTED:
             lines.append(_("Reason:") + " " + (note or ""))
         elif status == FORWARDED:
             lines.append(_("Forwarded to: {body}").format(body=note or "—"))
+        elif status == EXTENDED:
+            lines.append(_("Reason:") + " " + (note or ""))
+        elif status == REOPENED:
+            lines.append(_("It is being considered again."))
         elif note:
             lines.append(_("Note from the operator:") + "\n" + note)
         if status in OPEN_STATUSES:
@@ -110,7 +138,16 @@ class ComplaintNotices:
         """Outbox renderer for 'change_note': the operator group's line about a change."""
         complaint = await self.store.complaints.get(complaint_id=payload["complaint_id"])
         event = await self.store.complaints.event(event_id=payload["event_id"])
-        text = self.change_note(complaint, event.new_status, event.actor_name or "", event.note)
+        _ = self.operator_texts().gettext
+        who = event.actor_name or ""
+        if event.actor == CITIZEN.actor:
+            who = _("the citizen")
+        from_citizen = event.actor == CITIZEN.actor
+        text = self.change_note(complaint, event.new_status, who, event.note, from_citizen)
+        if event.new_status == EXTENDED:
+            text += "\n" + _("Answer due: {date}").format(
+                date=self.operator_texts().date(complaint.due_at)
+            )
         return Rendered([Reply(text=text)])
 
     def operator_card(self, complaint: Complaint) -> Reply:
@@ -172,7 +209,14 @@ class ComplaintNotices:
         replies.append(self.operator_card(complaint))
         return replies
 
-    def change_note(self, complaint: Complaint, new_status: str, who: str, note: str | None) -> str:
+    def change_note(
+        self,
+        complaint: Complaint,
+        new_status: str,
+        who: str,
+        note: str | None,
+        from_citizen: bool = False,
+    ) -> str:
         """A line for the operator group: what changed, by whom, and the note."""
         _ = self.operator_texts().gettext
         text = _("No. {number}: «{status}», set by {who}.").format(
@@ -180,8 +224,42 @@ class ComplaintNotices:
         )
         if note:
             text += "\n" + note
-            text += "\n" + _("The citizen will receive this in their language.")
+            if not from_citizen:
+                text += "\n" + _("The citizen will receive this in their language.")
         return text
+
+    async def refusal(self, result: ChangeResult, new_status: str) -> str:
+        """Why a step on a complaint was refused, for the operator who tried it."""
+        t = self.operator_texts()
+        _ = t.gettext
+        complaint = result.complaint
+        if complaint is None:
+            return _("This button is no longer valid.")
+        if result.reason == "not_allowed":
+            return _("Complaint No. {number} is «{status}»: it cannot become «{new}».").format(
+                number=complaint.reg_number,
+                status=_(STATUS_LABELS[complaint.status]),
+                new=_(STATUS_LABELS.get(new_status, new_status)),
+            )
+        if result.reason in ("bad_date", "needs_text") and new_status == EXTENDED:
+            return _(
+                "Start with the new date, then the reason, e.g. «25.12.2026 an on-site check "
+                "is needed». Nothing changed."
+            )
+        if result.reason in ("not_later", "too_long"):
+            answer = await self.store.deadlines.get(complaint_id=complaint.id, kind=ANSWER)
+            first = answer.first_due_at if answer else complaint.due_at
+            return _(
+                "The new date must be after {current} and at most 30 days after the first "
+                "answer deadline, {first}: the latest possible date is {latest}. Nothing changed."
+            ).format(
+                current=t.date(complaint.due_at),
+                first=t.date(first),
+                latest=t.date(first + timedelta(days=MAX_EXTENSION_DAYS)),
+            )
+        if result.reason == "needs_text":
+            return _("A text is needed for this step. Nothing changed.")
+        return _("Nothing changed: the complaint is already past this step.")
 
     def operator_help(self) -> str:
         _ = self.operator_texts().gettext

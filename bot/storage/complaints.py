@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 import aiosqlite
 
+from bot.domain.deadlines import ANSWER, Deadline
 from bot.storage.db import from_db, to_db
+from bot.storage.deadlines import insert_deadlines, insert_follow_up, meet_deadlines
 from bot.storage.models import (
     Complaint,
     ComplaintEvent,
@@ -39,6 +41,7 @@ class ComplaintRepo:
         now: datetime,
         notify: Iterable[NewOutboxMessage] = (),
         step: Step | None = None,
+        deadlines: Iterable[Deadline] = (),
     ) -> tuple[Complaint, bool]:
         """Register a complaint with a new number, its photos, first event and notifications.
 
@@ -51,6 +54,7 @@ class ComplaintRepo:
             created = complaint_id is None
             if created:
                 complaint_id = await _insert_complaint(db, new, now)
+                await insert_deadlines(db, complaint_id, deadlines)
                 for message in notify:
                     await insert_outbox(db, bind_ids(message, complaint_id), now)
                 if step is not None:
@@ -124,12 +128,20 @@ class ComplaintRepo:
         now: datetime,
         notify: Iterable[NewOutboxMessage] = (),
         forwarded_to: str | None = None,
+        meets: Iterable[str] = (),
+        deadlines: Iterable[Deadline] = (),
+        follow_up_at: datetime | None = None,
+        follow_up_outcome: tuple[int, str] | None = None,
+        step: Step | None = None,
     ) -> bool:
         """Move a complaint from `expected_status` to `new_status`, recording who, when and why
-        (and, when forwarded, to which body).
+        (and, when forwarded, to which body), in one transaction with what follows from it:
+        deadlines met (`meets`) or set anew (`deadlines`; the answer deadline is also the
+        complaint's `due_at`), the follow-up question after an answer, the outcome of the
+        follow-up that led here, the notices, and the citizen's dialog `step`.
 
         Returns False (and changes nothing) when the status is no longer `expected_status`, so a
-        repeated or stale operator button press is harmless.
+        repeated or stale button press is harmless.
         """
         async with self._store.transaction() as db:
             async with db.execute(
@@ -144,8 +156,29 @@ class ComplaintRepo:
                 " actor_name, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (complaint_id, expected_status, new_status, actor, actor_name, note, to_db(now)),
             )
+            event_id = cursor.lastrowid
+            await meet_deadlines(db, complaint_id, meets, now)
+            deadlines = list(deadlines)
+            await insert_deadlines(db, complaint_id, deadlines)
+            for deadline in deadlines:
+                if deadline.kind == ANSWER:
+                    await db.execute(
+                        "UPDATE complaints SET due_at = ? WHERE id = ?",
+                        (to_db(deadline.due_at), complaint_id),
+                    )
+            if follow_up_at is not None:
+                await insert_follow_up(db, complaint_id, event_id, follow_up_at)
+            if follow_up_outcome is not None:
+                await db.execute(
+                    "UPDATE complaint_followups SET outcome = ?, outcome_at = ?"
+                    " WHERE event_id = ? AND outcome IS NULL",
+                    (follow_up_outcome[1], to_db(now), follow_up_outcome[0]),
+                )
             for message in notify:
-                await insert_outbox(db, bind_ids(message, complaint_id, cursor.lastrowid), now)
+                await insert_outbox(db, bind_ids(message, complaint_id, event_id), now)
+            if step is not None:
+                step.messages = [bind_ids(m, complaint_id, event_id) for m in step.messages]
+                await apply_step(db, step)
         return True
 
     async def event(self, *, event_id: int) -> ComplaintEvent | None:

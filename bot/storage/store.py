@@ -20,6 +20,7 @@ from bot.storage.citizens import CitizenRepo
 from bot.storage.complaints import ComplaintRepo
 from bot.storage.conversations import ConversationRepo
 from bot.storage.db import connect
+from bot.storage.deadlines import DeadlineRepo
 from bot.storage.inbound import InboundRepo
 from bot.storage.outbox import OutboxRepo
 from bot.storage.questions import QuestionRepo
@@ -38,6 +39,7 @@ class Store:
         self.inbound = InboundRepo(self)
         self.questions = QuestionRepo(self)
         self.check_attempts = CheckAttemptRepo(self)
+        self.deadlines = DeadlineRepo(self)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

@@ -121,6 +121,10 @@ def build_operator_router(app) -> Router:
         await app.store.outbox.add(messages=[message], now=app.clock.now())
         app.outbox.kick("telegram", str(chat_id))
 
+    async def refusal(result, action: str) -> str:
+        """Why an operator's step was refused, in words an operator can act on."""
+        return await notices.refusal(result, OPERATOR_ACTIONS.get(action, action))
+
     async def say(message: Message, text: str, inbound) -> None:
         await post(message.chat.id, "group_note", Reply(text, reply_to=message.message_id), inbound)
 
@@ -156,9 +160,7 @@ def build_operator_router(app) -> Router:
             dedupe=_key("note", inbound),
         )
         if not result.ok:
-            await answer_query(
-                query, _("Nothing changed: the complaint is already past this step.")
-            )
+            await answer_query(query, await refusal(result, parts[1]), show_alert=True)
             return
         await answer_query(query, _("Done."))
         await _refresh_card(bot, chat_id, query.message.message_id, result.complaint)
@@ -175,6 +177,11 @@ def build_operator_router(app) -> Router:
             "forward": _(
                 "Reply to this message with the competent body complaint No. {number} was "
                 "forwarded to (and, if you like, what happens next)."
+            ),
+            "extend": _(
+                "Reply to this message with the new answer date for complaint No. {number} and "
+                "the reason, e.g. «25.12.2026 an on-site check is needed». The law allows at "
+                "most 30 days beyond the answer deadline."
             ),
         }
         card_id = query.message.message_id
@@ -262,9 +269,7 @@ def build_operator_router(app) -> Router:
             dedupe=_key("note", inbound),
         )
         if not result.ok:
-            await say(
-                message, _("Nothing changed: the complaint is already past this step."), inbound
-            )
+            await say(message, await refusal(result, prompt.payload["action"]), inbound)
             return
         await _refresh_card(
             bot, message.chat.id, prompt.payload.get("card_message_id"), result.complaint
