@@ -19,9 +19,11 @@ from bot.dialogs.engine import DialogEngine
 from bot.dialogs.guards import FloodGuard
 from bot.dialogs.pushed import remember_pushed_options
 from bot.dialogs.turn import Limits, Services
+from bot.domain.surveys import load_services, use_services
 from bot.faq import FaqLibrary
 from bot.i18n import I18n
 from bot.media import MediaStore
+from bot.notices.surveys import SurveyNotices
 from bot.outbound import OutboxDispatcher
 from bot.questions import QuestionService
 from bot.storage.store import Store
@@ -67,6 +69,7 @@ async def build_app(
     clock = clock or SystemClock()
     # content first: broken content stops the start before anything is opened
     content = load_content(settings.content_dir)
+    use_services(load_services(settings.content_dir))
     faq = FaqLibrary(_faq_path(settings), substitutions=faq_substitutions(settings))
     i18n = I18n(settings.tz)
     store = await Store.open(settings.database_path)
@@ -128,6 +131,7 @@ async def build_app(
         "change_note": complaints.render_change_note,
         "question_card": questions.render_card,
         "question_answer": questions.render_answer,
+        "survey_invitation": SurveyNotices(store, i18n, settings.default_locale).render_invitation,
     }.items():
         outbox.add_renderer(kind, renderer)
     # a number typed after a pushed message's options (WhatsApp) answers that message

@@ -7,6 +7,8 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.jobs import survey_invitations
+
 log = logging.getLogger(__name__)
 
 
@@ -30,4 +32,5 @@ def build_scheduler(app) -> AsyncIOScheduler:
         max_instances=1,
         coalesce=True,
     )
+    survey_invitations.register(scheduler, app)
     return scheduler

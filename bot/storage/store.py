@@ -35,6 +35,7 @@ from bot.storage.models import (
     Step,
     lane_of,
 )
+from bot.storage.surveys import SurveyRepo
 
 
 class Store:
@@ -50,6 +51,7 @@ class Store:
         self.inbound = InboundRepo(self)
         self.questions = QuestionRepo(self)
         self.check_attempts = CheckAttemptRepo(self)
+        self.surveys = SurveyRepo(self)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -153,6 +155,7 @@ def _citizen(row: aiosqlite.Row) -> Citizen:
         unreachable=bool(row["unreachable"]),
         last_inbound_at=from_db(row["last_inbound_at"]),
         announcements=None if row["announcements"] is None else bool(row["announcements"]),
+        surveys=None if row["surveys"] is None else bool(row["surveys"]),
         waiting=bool(row["waiting"]) if "waiting" in row.keys() else False,  # noqa: SIM118
     )
 
