@@ -118,6 +118,7 @@ _FULL_ORDER: list[tuple[str, str | None]] = [
     (State.SURVEY_IMPROVE, None),
     *((State.SURVEY_PROFILE, item) for item in PROFILE),
 ]
+_REPORT_STATES = frozenset({State.SURVEY_REPORT, State.SURVEY_REPORT_TEXT})
 
 
 class SurveyDialog(Dialog):
@@ -258,8 +259,12 @@ class SurveyDialog(Dialog):
     async def _goto(self, turn: Turn, state: State, q: str | None, *, record: bool = True) -> None:
         """Show a question; `record`: the one left is where "Back" returns."""
         data = turn.conv.data.setdefault("survey", {"id": None, "q": None, "trail": []})
-        if record:
-            data.setdefault("trail", []).append([turn.state, data.get("q")])
+        trail = data.setdefault("trail", [])
+        if turn.state in _REPORT_STATES and state not in _REPORT_STATES:
+            # the report was filed or declined: "Back" skips it (it is offered once)
+            trail[:] = [step for step in trail if step[0] not in _REPORT_STATES]
+        elif record:
+            trail.append([turn.state, data.get("q")])
         data["q"] = q
         turn.go(state)
         if data.get("id") is not None and state != State.SURVEY_RESUME:

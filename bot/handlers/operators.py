@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -27,6 +28,7 @@ from bot.complaints import NEEDS_TEXT, OPERATOR_ACTIONS, OperatorRef, group_mess
 from bot.dialogs.events import Reply
 from bot.handlers.telegram import answer_query
 from bot.handlers.telegram_render import inline_keyboard
+from bot.notices.survey_report import stats_reply
 from bot.operator_tools import queue_report, reload_faq
 from bot.storage.models import InboundRef
 
@@ -283,7 +285,7 @@ def build_operator_router(app) -> Router:
         else:
             await say(message, _("This question has already been answered."), inbound)
 
-    @router.message(Command("help", "start", "queue", "reload"))
+    @router.message(Command("help", "start", "queue", "reload", "stats"))
     async def on_command(message: Message, bot: Bot, inbound: InboundRef | None = None) -> None:
         if message.from_user is None or not await auth.allows(
             bot, message.from_user.id, message.chat.id
@@ -291,6 +293,11 @@ def build_operator_router(app) -> Router:
             await say(message, _("Only operators can change complaints."), inbound)
             return
         command = (message.text or "").split()[0].split("@")[0].lstrip("/").casefold()
+        if command == "stats":  # a chart (drawn off the event loop) and the figures
+            reply = await stats_reply(app, (message.text or "").split()[1:])
+            reply = replace(reply, reply_to=message.message_id)
+            await post(message.chat.id, "group_note", reply, inbound)
+            return
         if command == "queue":
             text = await queue_report(app)
         elif command == "reload":
