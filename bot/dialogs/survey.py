@@ -51,7 +51,6 @@ MAX_IMPROVEMENT = 2000
 MAX_DETAILS = 2000
 
 QUESTION_TEXTS = {
-    OVERALL: N_("the service as a whole"),
     "conditions": N_("the conditions where you received the service (premises, queue, comfort)"),
     "staff": N_("the staff's attitude (politeness, attentiveness)"),
     "information": N_("the quality and accessibility of information"),

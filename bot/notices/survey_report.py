@@ -31,6 +31,7 @@ from bot.i18n import N_, I18n, Texts
 CHART_SIZE = (10.0, 6.0)  # inches
 CHART_DPI = 100  # so the PNG is 1000 x 600 pixels
 ANSWER_STATUSES = (ANSWERED, REJECTED, "resolved")  # an answer on the merits, or a refusal
+CHART_TITLE = N_("Satisfaction and complaints")
 SHORT_NAMES = {
     "overall": N_("Overall"),
     "conditions": N_("Conditions"),
@@ -169,7 +170,7 @@ def draw_chart(stats: Stats, ky: Texts, ru: Texts) -> bytes:
     figure = Figure(figsize=CHART_SIZE, dpi=CHART_DPI)
     FigureCanvasAgg(figure)
     figure.suptitle(
-        f"{both(N_('Satisfaction and complaints'))}: {stats.period.label}",
+        f"{both(CHART_TITLE)}: {stats.period.label}",
         fontsize=12,
         fontfamily="DejaVu Sans",
     )
