@@ -159,10 +159,17 @@ async def complaint_figures(
     repo, *, since: datetime, until: datetime, now: datetime, open_statuses, answered_statuses
 ) -> ComplaintFigures:
     window = {"since": since, "until": until}
+    by_status: dict[str, int] = {}
+    by_category: dict[str, int] = {}
+    overdue = 0
+    for status, category, count, late in await repo.complaint_tally(now=now, **window):
+        by_status[status] = by_status.get(status, 0) + count
+        by_category[category] = by_category.get(category, 0) + count
+        overdue += late if status in open_statuses else 0
     return ComplaintFigures(
-        by_status=await repo.complaint_counts(by="status", **window),
-        by_category=await repo.complaint_counts(by="category", **window),
-        overdue=await repo.overdue_count(now=now, open_statuses=open_statuses, **window),
+        by_status=by_status,
+        by_category=by_category,
+        overdue=overdue,
         answer_days=await repo.answer_days(answered=answered_statuses, **window),
     )
 

@@ -294,30 +294,18 @@ class SurveyRepo:
 
     # complaints, for the same statistics
 
-    async def complaint_counts(
-        self, *, by: str, since: datetime, until: datetime
-    ) -> dict[str, int]:
-        """{status or category: count} of complaints registered in the period."""
-        if by not in ("status", "category"):
-            raise ValueError(by)
+    async def complaint_tally(
+        self, *, since: datetime, until: datetime, now: datetime
+    ) -> list[tuple[str, str, int, int]]:
+        """(status, category, complaints, of them past their due date) of the complaints
+        registered in the period: one pass over an index, whatever the figure."""
         rows = await self._store.fetchall(
-            f"SELECT {by} AS k, COUNT(*) AS n FROM complaints"
-            f" WHERE created_at >= ? AND created_at < ? GROUP BY {by}",
-            (to_db(since), to_db(until)),
+            "SELECT status, category, COUNT(*) AS n,"
+            " SUM(CASE WHEN due_at < ? THEN 1 ELSE 0 END) AS late FROM complaints"
+            " WHERE created_at >= ? AND created_at < ? GROUP BY status, category",
+            (to_db(now), to_db(since), to_db(until)),
         )
-        return {row["k"]: row["n"] for row in rows}
-
-    async def overdue_count(
-        self, *, since: datetime, until: datetime, now: datetime, open_statuses: Iterable[str]
-    ) -> int:
-        statuses = tuple(open_statuses)
-        marks = ",".join("?" * len(statuses))
-        row = await self._store.fetchone(
-            "SELECT COUNT(*) AS n FROM complaints WHERE created_at >= ? AND created_at < ?"
-            f" AND status IN ({marks}) AND due_at < ?",
-            (to_db(since), to_db(until), *statuses, to_db(now)),
-        )
-        return row["n"]
+        return [(row["status"], row["category"], row["n"], row["late"] or 0) for row in rows]
 
     async def answer_days(
         self, *, since: datetime, until: datetime, answered: Iterable[str]

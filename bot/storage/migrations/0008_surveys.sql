@@ -55,3 +55,5 @@ CREATE INDEX surveys_by_citizen ON surveys (citizen_id, status);
 
 -- When a complaint got an answer (statistics, invitations): events by status and time.
 CREATE INDEX complaint_events_by_status ON complaint_events (new_status, created_at, complaint_id);
+-- Statistics of the complaints registered in a period, read from the index alone.
+CREATE INDEX complaints_by_created ON complaints (created_at, status, category, due_at);
