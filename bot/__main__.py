@@ -255,6 +255,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the questions operators answered as draft FAQ entries (JSON), with "
         "the other language, topic and keywords left to fill in before adding them to faq.json.",
     )
+    from bot.cli import report
+
+    report.add_arguments(
+        modes.add_parser(
+            "report",
+            help="write survey and complaint figures and anonymised responses (csv or xlsx)",
+            description=report.__doc__,
+        )
+    )
     return parser
 
 
@@ -268,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         return check_content(settings)
     if args.mode == "export-questions":
         return asyncio.run(export_questions(settings))
+    if args.mode == "report":
+        from bot.cli import report
+
+        return asyncio.run(report.run(settings, args))
     from bot.content import ContentError
     from bot.domain.faq import FaqError
 

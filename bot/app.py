@@ -24,11 +24,13 @@ from bot.domain.deadlines import DeadlinePlanner, DeadlineRules
 from bot.domain.faq import FaqLibrary
 from bot.domain.media import MediaStore
 from bot.domain.questions import QuestionService
+from bot.domain.surveys import load_services, use_services
 from bot.domain.workdays import load_calendar
 from bot.i18n import I18n
 from bot.notices import Notices
 from bot.notices.complaints import ComplaintNotices
 from bot.notices.questions import QuestionNotices
+from bot.notices.surveys import SurveyNotices
 from bot.outbound import OutboxDispatcher
 from bot.storage.store import Store
 
@@ -75,6 +77,7 @@ async def build_app(
     # content first: broken content stops the start before anything is opened
     content = load_content(settings.content_dir)
     planner = DeadlinePlanner(load_calendar(), deadline_rules(settings), settings.tz)
+    use_services(load_services(settings.content_dir))
     faq = FaqLibrary(_faq_path(settings), substitutions=faq_substitutions(settings))
     i18n = I18n(settings.tz)
     store = await Store.open(settings.database_path)
@@ -129,6 +132,7 @@ async def build_app(
     notices = Notices(
         ComplaintNotices(store, i18n, content, settings.operator_locale),
         QuestionNotices(store, i18n, settings.operator_locale),
+        SurveyNotices(store, i18n, settings.default_locale),
     )
     for kind, renderer in notices.renderers().items():
         outbox.add_renderer(kind, renderer)

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     flood_burst: int = Field(10, ge=1)
     flood_rate_per_second: float = Field(2.0, gt=0)
     content_dir: Path | None = None
+    survey_invitation_delay_hours: float = Field(24.0, ge=0)
+    survey_invitation_valid_days: int = Field(30, ge=1)
+    survey_check_minutes: int = Field(15, ge=1)
+    survey_min_cell: int = Field(5, ge=1)
     log_level: str = "INFO"
 
     municipality_name_ky: str = "жергиликтүү өз алдынча башкаруу органы"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.jobs import deadline_digest, outbox_delivery
+from bot.jobs import deadline_digest, outbox_delivery, survey_invitations
 
-JOBS = [outbox_delivery, deadline_digest]
+JOBS = [outbox_delivery, deadline_digest, survey_invitations]
 
 
 def build_scheduler(app) -> AsyncIOScheduler:

@@ -22,7 +22,8 @@ from tests.conftest import Chat, start_in
 ROOT = Path(__file__).resolve().parent.parent
 DIALOGS_DIR = ROOT / "bot" / "dialogs"
 EXPECTED_DIALOG_MODULES = {"start", "menu", "complaint", "check", "mine", "faq_flow"} | {
-    "subscription"
+    "subscription",
+    "survey",
 }
 
 
@@ -129,6 +130,7 @@ def test_menu_and_commands_come_from_the_dialogs(app):
         "menu:mine",
         "menu:check",
         "menu:faq",
+        "menu:survey",
         "menu:announcements",
         "menu:help",
         "menu:language",
@@ -141,6 +143,8 @@ def test_menu_and_commands_come_from_the_dialogs(app):
         "/questions",
         "/announcements",
         "/subscribe",
+        "/survey",
+        "/rate",
     }
     assert staying == {"/cancel", "/language", "/help", "/stop", "/unsubscribe"}
 

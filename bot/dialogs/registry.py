@@ -19,6 +19,7 @@ from bot.dialogs.mine import MyComplaintsDialog
 from bot.dialogs.pushed import declare_pushed
 from bot.dialogs.start import LanguageDialog
 from bot.dialogs.subscription import SubscriptionDialog
+from bot.dialogs.survey import SurveyDialog
 from bot.dialogs.turn import Turn
 
 # In this order they are registered; the main menu is ordered by each entry's `order`.
@@ -30,6 +31,7 @@ DIALOGS: tuple[type[Dialog], ...] = (
     CheckDialog,
     FaqDialog,
     SubscriptionDialog,
+    SurveyDialog,
 )
 
 Prompt = Callable[[Turn], Reply]

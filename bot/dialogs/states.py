@@ -28,6 +28,18 @@ class State(StrEnum):
     FAQ_RESULTS = "faq.results"  # entries found for a typed question
     FAQ_ANSWER = "faq.answer"
     FAQ_ASK = "faq.ask"  # nothing fits: send the question to the operators?
+    # satisfaction survey
+    SURVEY_RESUME = "survey.resume"  # an unfinished survey: continue it or start anew?
+    SURVEY_SERVICE = "survey.service"
+    SURVEY_MODE = "survey.mode"  # one quick question, or the full survey
+    SURVEY_RATE = "survey.rate"  # one 1-5 question (overall or an aspect)
+    SURVEY_MORE = "survey.more"  # after the quick question: go on or stop
+    SURVEY_RESULT = "survey.result"
+    SURVEY_MONEY = "survey.money"  # official / unofficial / incidental payments
+    SURVEY_REPORT = "survey.report"  # offered once: an anonymous report of an unofficial payment
+    SURVEY_REPORT_TEXT = "survey.report_text"  # its optional details
+    SURVEY_IMPROVE = "survey.improve"
+    SURVEY_PROFILE = "survey.profile"  # respondent data, each skippable
 
 
 # States in which a photo is added to the complaint being written.

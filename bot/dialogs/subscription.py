@@ -80,13 +80,17 @@ class SubscriptionDialog(Dialog):
         lines.append(
             _("You can change this at any time: send STOP to stop them and START to resume.")
         )
-        return Reply(
-            text="\n\n".join(lines),
-            options=(
-                Option("sub:yes", _("🔔 Yes, send me announcements")),
-                Option("sub:no", _("🔕 No, thank you")),
-            ),
-        )
+        options = [
+            Option("sub:yes", _("🔔 Yes, send me announcements")),
+            Option("sub:no", _("🔕 No, thank you")),
+        ]
+        if turn.citizen.announcements is not None:  # the settings, not the first question
+            options.append(
+                Option("surveyopt:on", _("⭐ Invite me to surveys again"))
+                if turn.citizen.surveys is False
+                else Option("surveyopt:off", _("🚫 No survey invitations"))
+            )
+        return Reply(text="\n\n".join(lines), options=tuple(options))
 
     async def _in_subscribe(self, turn: Turn) -> None:
         match turn.event.option_id:

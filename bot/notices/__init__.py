@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.notices.complaints import ComplaintNotices
 from bot.notices.questions import QuestionNotices
+from bot.notices.surveys import SurveyNotices
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class Notices:
 
     complaints: ComplaintNotices
     questions: QuestionNotices
+    surveys: SurveyNotices
 
     def renderers(self) -> dict:
         """Outbox kind -> its renderer: the one place that says how each kind is written."""
@@ -26,4 +28,5 @@ class Notices:
             "question_card": self.questions.render_card,
             "question_answer": self.questions.render_answer,
             "question_note": self.questions.render_answered_note,
+            "survey_invitation": self.surveys.render_invitation,
         }

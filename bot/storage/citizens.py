@@ -28,6 +28,7 @@ def _citizen(row: aiosqlite.Row) -> Citizen:
         unreachable=bool(row["unreachable"]),
         last_inbound_at=from_db(row["last_inbound_at"]),
         announcements=None if row["announcements"] is None else bool(row["announcements"]),
+        surveys=None if row["surveys"] is None else bool(row["surveys"]),
         waiting=bool(row["waiting"]) if "waiting" in row.keys() else False,  # noqa: SIM118
     )
 

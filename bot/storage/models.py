@@ -16,6 +16,7 @@ class Citizen:
     unreachable: bool
     last_inbound_at: datetime | None
     announcements: bool | None = None  # None: never asked
+    surveys: bool | None = None  # survey invitations; None: never asked, False: opted out
     # outbox rows wait for them to write (held outside WhatsApp's window, or sent while they
     # had blocked the bot); known only when loaded with the conversation
     waiting: bool = False

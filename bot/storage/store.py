@@ -24,6 +24,7 @@ from bot.storage.deadlines import DeadlineRepo
 from bot.storage.inbound import InboundRepo
 from bot.storage.outbox import OutboxRepo
 from bot.storage.questions import QuestionRepo
+from bot.storage.surveys import SurveyRepo
 
 
 class Store:
@@ -40,6 +41,7 @@ class Store:
         self.questions = QuestionRepo(self)
         self.check_attempts = CheckAttemptRepo(self)
         self.deadlines = DeadlineRepo(self)
+        self.surveys = SurveyRepo(self)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -28,6 +29,7 @@ from bot.domain.complaints import NEEDS_TEXT, OPERATOR_ACTIONS, OperatorRef, gro
 from bot.handlers.operator_tools import queue_report, reload_faq
 from bot.handlers.telegram.citizens import answer_query
 from bot.handlers.telegram.render import inline_keyboard
+from bot.notices.survey_report import stats_reply
 from bot.storage.models import InboundRef
 
 log = logging.getLogger(__name__)
@@ -289,7 +291,7 @@ def build_operator_router(app) -> Router:
         else:
             await say(message, _("This question has already been answered."), inbound)
 
-    @router.message(Command("help", "start", "queue", "reload"))
+    @router.message(Command("help", "start", "queue", "reload", "stats"))
     async def on_command(message: Message, bot: Bot, inbound: InboundRef | None = None) -> None:
         if message.from_user is None or not await auth.allows(
             bot, message.from_user.id, message.chat.id
@@ -297,6 +299,11 @@ def build_operator_router(app) -> Router:
             await say(message, _("Only operators can change complaints."), inbound)
             return
         command = (message.text or "").split()[0].split("@")[0].lstrip("/").casefold()
+        if command == "stats":  # a chart (drawn off the event loop) and the figures
+            reply = await stats_reply(app, (message.text or "").split()[1:])
+            reply = replace(reply, reply_to=message.message_id)
+            await post(message.chat.id, "group_note", reply, inbound)
+            return
         if command == "queue":
             text = await queue_report(app)
         elif command == "reload":

@@ -1,0 +1,1 @@
+"""Command-line modes of `python -m bot` beyond running the bot."""
