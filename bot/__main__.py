@@ -255,6 +255,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the questions operators answered as draft FAQ entries (JSON), with "
         "the other language, topic and keywords left to fill in before adding them to faq.json.",
     )
+    from bot.cli import organisers
+
+    organisers.add_parsers(modes)
     return parser
 
 
@@ -268,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         return check_content(settings)
     if args.mode == "export-questions":
         return asyncio.run(export_questions(settings))
+    from bot.cli import organisers
+
+    if args.mode in organisers.MODES:
+        return organisers.main(settings, args)
     from bot.content import ContentError
     from bot.faq import FaqError
 

@@ -19,9 +19,12 @@ from bot.dialogs.engine import DialogEngine
 from bot.dialogs.guards import FloodGuard
 from bot.dialogs.pushed import remember_pushed_options
 from bot.dialogs.turn import Limits, Services
+from bot.domain.announcements import HearingService
+from bot.domain.hearings import load_topics
 from bot.faq import FaqLibrary
 from bot.i18n import I18n
 from bot.media import MediaStore
+from bot.notices.hearings import HearingNotices
 from bot.outbound import OutboxDispatcher
 from bot.questions import QuestionService
 from bot.storage.store import Store
@@ -49,6 +52,8 @@ class App:
     outbox: OutboxDispatcher
     telegram_renderer: TelegramRenderer | None = None  # set by attach_telegram
     whatsapp: WhatsApp | None = None  # set by attach_whatsapp
+    hearings: HearingService | None = None  # hearings, announcements and their broadcasts
+    hearing_notices: HearingNotices | None = None
 
     async def close(self) -> None:
         if self.whatsapp is not None:
@@ -132,8 +137,36 @@ async def build_app(
         outbox.add_renderer(kind, renderer)
     # a number typed after a pushed message's options (WhatsApp) answers that message
     outbox.on_pushed_options = partial(remember_pushed_options, store)
-    return App(
+    app = App(
         settings, clock, store, i18n, content, media, complaints, faq, questions, engine, outbox
+    )
+    _attach_hearings(app)
+    return app
+
+
+def _attach_hearings(app: App) -> None:
+    """Hearings and announcements: their notices' renderers and the organisers' service."""
+    settings = app.settings
+    app.hearing_notices = HearingNotices(
+        app.store,
+        app.i18n,
+        clock=app.clock,
+        default_locale=settings.default_locale,
+        operator_locale=settings.operator_locale,
+        topics=load_topics(settings.content_dir),
+    )
+    for kind, renderer in app.hearing_notices.renderers().items():
+        app.outbox.add_renderer(kind, renderer)
+    app.hearings = HearingService(
+        app.store,
+        clock=app.clock,
+        tz=settings.tz,
+        media=app.media,
+        whatsapp_daily=settings.whatsapp_daily_conversations,
+        batch=settings.broadcast_batch_size,
+        templates=settings.whatsapp_templates(),
+        operator_channel=app.questions.operator_channel,
+        operator_recipient=app.questions.operator_recipient,
     )
 
 

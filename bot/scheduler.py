@@ -7,6 +7,8 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.jobs import broadcasts, hearing_reminders
+
 log = logging.getLogger(__name__)
 
 
@@ -30,4 +32,6 @@ def build_scheduler(app) -> AsyncIOScheduler:
         max_instances=1,
         coalesce=True,
     )
+    hearing_reminders.register(scheduler, app)
+    broadcasts.register(scheduler, app)
     return scheduler

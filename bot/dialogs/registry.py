@@ -14,11 +14,13 @@ from bot.dialogs.complaint import ComplaintDialog
 from bot.dialogs.dialog import Dialog, Handler, MenuEntry, Route
 from bot.dialogs.events import Option, Reply
 from bot.dialogs.faq_flow import FaqDialog
+from bot.dialogs.hearings import HearingsDialog
 from bot.dialogs.menu import MenuDialog
 from bot.dialogs.mine import MyComplaintsDialog
 from bot.dialogs.pushed import declare_pushed
 from bot.dialogs.start import LanguageDialog
 from bot.dialogs.subscription import SubscriptionDialog
+from bot.dialogs.topics import TopicsDialog
 from bot.dialogs.turn import Turn
 
 # In this order they are registered; the main menu is ordered by each entry's `order`.
@@ -30,6 +32,8 @@ DIALOGS: tuple[type[Dialog], ...] = (
     CheckDialog,
     FaqDialog,
     SubscriptionDialog,
+    HearingsDialog,
+    TopicsDialog,
 )
 
 Prompt = Callable[[Turn], Reply]

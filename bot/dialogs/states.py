@@ -28,6 +28,9 @@ class State(StrEnum):
     FAQ_RESULTS = "faq.results"  # entries found for a typed question
     FAQ_ANSWER = "faq.answer"
     FAQ_ASK = "faq.ask"  # nothing fits: send the question to the operators?
+    # public hearings and the topics of announcements
+    HEARING_PROPOSAL = "hearings.proposal"  # a citizen's proposal for a hearing
+    TOPICS = "topics.choose"  # the topics a citizen wants announcements about
 
 
 # States in which a photo is added to the complaint being written.

@@ -18,8 +18,10 @@ from typing import Any
 
 import aiosqlite
 
+from bot.storage.broadcasts import BroadcastRepo
 from bot.storage.check_attempts import CheckAttemptRepo
 from bot.storage.db import connect, from_db, to_db
+from bot.storage.hearings import HearingRepo
 from bot.storage.models import (
     Citizen,
     Complaint,
@@ -50,6 +52,8 @@ class Store:
         self.inbound = InboundRepo(self)
         self.questions = QuestionRepo(self)
         self.check_attempts = CheckAttemptRepo(self)
+        self.hearings = HearingRepo(self)
+        self.broadcasts = BroadcastRepo(self)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

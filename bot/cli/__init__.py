@@ -1,0 +1,1 @@
+"""Command-line tools for organisers and operators (`python -m bot hearings|announce|broadcast`)."""
