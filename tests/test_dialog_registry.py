@@ -22,7 +22,9 @@ from tests.conftest import Chat, start_in
 ROOT = Path(__file__).resolve().parent.parent
 DIALOGS_DIR = ROOT / "bot" / "dialogs"
 EXPECTED_DIALOG_MODULES = {"start", "menu", "complaint", "check", "mine", "faq_flow"} | {
-    "subscription"
+    "subscription",
+    "hearings",
+    "topics",
 }
 
 
@@ -129,6 +131,7 @@ def test_menu_and_commands_come_from_the_dialogs(app):
         "menu:mine",
         "menu:check",
         "menu:faq",
+        "menu:hearings",
         "menu:announcements",
         "menu:help",
         "menu:language",
@@ -141,6 +144,8 @@ def test_menu_and_commands_come_from_the_dialogs(app):
         "/questions",
         "/announcements",
         "/subscribe",
+        "/hearings",
+        "/topics",
     }
     assert staying == {"/cancel", "/language", "/help", "/stop", "/unsubscribe"}
 

@@ -80,14 +80,13 @@ class SubscriptionDialog(Dialog):
         lines.append(
             _("You can change this at any time: send STOP to stop them and START to resume.")
         )
-        return Reply(
-            text="\n\n".join(lines),
-            options=(
-                Option("sub:yes", _("🔔 Yes, send me announcements")),
-                Option("sub:no", _("🔕 No, thank you")),
-                Option("sub:topics", _("🗂 Choose topics")),
-            ),
-        )
+        options = [
+            Option("sub:yes", _("🔔 Yes, send me announcements")),
+            Option("sub:no", _("🔕 No, thank you")),
+        ]
+        if turn.citizen.announcements:  # asked before and agreed: the topics can be chosen
+            options.append(Option("sub:topics", _("🗂 Choose topics")))
+        return Reply(text="\n\n".join(lines), options=tuple(options))
 
     async def _in_subscribe(self, turn: Turn) -> None:
         match turn.event.option_id:
