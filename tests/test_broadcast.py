@@ -257,3 +257,23 @@ async def test_an_announcement_to_a_topic_and_with_a_document(app, tmp_path, clo
     missing.write_text(yaml.safe_dump({"topic": "tariffs", "text": {"ru": "x"}}))
     code, out = await cli(app, "announce", file=missing, key=None, wait=False)
     assert code == 1 and "text.ky: missing translation" in out
+
+
+async def test_operators_ask_for_the_report_in_the_group(app, tmp_path, clock):
+    from tests.fakes.telegram_api import FakeTelegramAPI, message_update
+    from tests.telegram_harness import OPERATOR, OPERATOR_CHAT, TelegramHarness
+
+    await subscribers(app, clock, 3, first=4000)
+    await announce(app, tmp_path)
+    async with FakeTelegramAPI() as api:
+        tg = TelegramHarness(app, api)
+        api.set_chat_member(OPERATOR_CHAT, OPERATOR, "member")
+        await app.outbox.run_once()
+        await tg.feed(message_update(OPERATOR, "/report", chat_id=OPERATOR_CHAT))
+        report = tg.texts_to(OPERATOR_CHAT)[-1]
+        assert "рассылки № 1" in report and "Отправлено: 3" in report
+        await tg.feed(message_update(OPERATOR, "/report 99", chat_id=OPERATOR_CHAT))
+        assert tg.texts_to(OPERATOR_CHAT)[-1] == "Такой рассылки нет."
+        await tg.feed(message_update(555, "/report", chat_id=OPERATOR_CHAT))  # not an operator
+        assert "рассылки" not in tg.texts_to(OPERATOR_CHAT)[-1]
+        await tg.close()

@@ -1,5 +1,6 @@
 """Telegram adapter for operators: the buttons under complaint and question cards, replies
-with answers, and the group commands /help, /queue (what waits and why) and /reload (FAQ).
+with answers, and the group commands /help, /queue (what waits and why), /reload (FAQ) and
+/report [N] (a broadcast's delivery report, the latest one by default).
 
 Only operators may act, checked on every action: users listed in OPERATOR_IDS, or members of the
 operator group a complaint is routed to (asked of Telegram; a real answer is remembered for five
@@ -27,7 +28,7 @@ from bot.complaints import NEEDS_TEXT, OPERATOR_ACTIONS, OperatorRef, group_mess
 from bot.dialogs.events import Reply
 from bot.handlers.telegram import answer_query
 from bot.handlers.telegram_render import inline_keyboard
-from bot.operator_tools import queue_report, reload_faq
+from bot.operator_tools import broadcast_report, queue_report, reload_faq
 from bot.storage.models import InboundRef
 
 log = logging.getLogger(__name__)
@@ -283,7 +284,7 @@ def build_operator_router(app) -> Router:
         else:
             await say(message, _("This question has already been answered."), inbound)
 
-    @router.message(Command("help", "start", "queue", "reload"))
+    @router.message(Command("help", "start", "queue", "reload", "report"))
     async def on_command(message: Message, bot: Bot, inbound: InboundRef | None = None) -> None:
         if message.from_user is None or not await auth.allows(
             bot, message.from_user.id, message.chat.id
@@ -295,6 +296,8 @@ def build_operator_router(app) -> Router:
             text = await queue_report(app)
         elif command == "reload":
             text = reload_faq(app)
+        elif command == "report":
+            text = await broadcast_report(app, (message.text or "").split()[1:])
         else:
             text = service.operator_help()
         await say(message, text, inbound)
