@@ -257,7 +257,9 @@ class HearingNotices:
             photos=tuple([data["photo"]] if data.get("photo") else []),
             document=document,
         )
-        return Rendered([reply], {"1": text[:900]})
+        # the hearing template's three variables: the text, and two that a notice fills with
+        # the date and the place
+        return Rendered([reply], {"1": text[:900], "2": "—", "3": "—"})
 
     async def render_proposal(self, payload: dict) -> Rendered:
         """'hearing_proposal': the operators' copy of a citizen's proposal (never who)."""
