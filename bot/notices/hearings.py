@@ -297,9 +297,11 @@ class HearingNotices:
                 topic=topic.label(t.locale) if topic else broadcast.topic,
             ),
             _("Recipients: {count}").format(count=report.total)
-            + " ("
-            + ", ".join(f"{name}: {n}" for name, n in sorted(report.by_channel.items()))
-            + ")",
+            + "".join(
+                f" ({', '.join(f'{name}: {n}' for name, n in sorted(report.by_channel.items()))})"
+                for _once in [1]
+                if report.by_channel
+            ),
             _("Sent: {count}").format(count=report.sent),
             _(
                 "Delivered: {delivered}, read: {read} (WhatsApp reports this, Telegram does not)"
