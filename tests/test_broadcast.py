@@ -11,6 +11,7 @@ from bot.app import build_app
 from bot.outbound import RecipientGone
 from tests.conftest import make_settings
 from tests.test_hearings import cli
+from tests.test_whatsapp import rig_factory, twilio  # noqa: F401 (fixtures)
 
 TEXTS = {
     "ky": "Жаңы таштанды чыгаруу графиги 1-апрелден баштап күчүнө кирет.",
@@ -277,3 +278,25 @@ async def test_operators_ask_for_the_report_in_the_group(app, tmp_path, clock):
         await tg.feed(message_update(555, "/report", chat_id=OPERATOR_CHAT))  # not an operator
         assert "рассылки" not in tg.texts_to(OPERATOR_CHAT)[-1]
         await tg.close()
+
+
+async def test_outside_the_window_the_other_languages_template_goes_and_is_reported(
+    rig_factory,  # noqa: F811
+    tmp_path,
+    clock,
+):
+    wa = await rig_factory(twilio_template_hearing_ru="HX" + "1" * 32)
+    await wa.send("салам")
+    await wa.send("1")  # Кыргызча
+    await wa.send("1")  # yes, announcements
+    clock.advance(days=2)  # the window has closed
+    await announce(wa.app, tmp_path)
+    before = len(wa.twilio.sent)
+    await wa.app.outbox.run_once()
+    [message] = wa.twilio.sent[before:]
+    assert message.content_sid == "HX" + "1" * 32  # the Russian template: no Kyrgyz one
+    [broadcast] = await wa.app.store.broadcasts.list()
+    assert broadcast.fallback == 1
+    report = await wa.app.hearings.report(broadcast.id)
+    text = wa.app.hearing_notices.report_text(broadcast, report)
+    assert "другом языке: 1" in text and "Отправлено: 1" in text

@@ -107,6 +107,13 @@ def hearing_card(hearing: Hearing, t: Texts, *, coming: bool, now, menu: bool) -
     )
 
 
+def _channels(report: BroadcastReport) -> str:
+    """ " (telegram: 8000, whatsapp: 2000)", or nothing when there are no recipients."""
+    if not report.by_channel:
+        return ""
+    return " (" + ", ".join(f"{k}: {n}" for k, n in sorted(report.by_channel.items())) + ")"
+
+
 def _variables(hearing: Hearing, t: Texts) -> dict[str, str]:
     """A WhatsApp template's variables: title, date and time, place."""
     return {
@@ -296,12 +303,7 @@ class HearingNotices:
                 kind=broadcast.kind,
                 topic=topic.label(t.locale) if topic else broadcast.topic,
             ),
-            _("Recipients: {count}").format(count=report.total)
-            + "".join(
-                f" ({', '.join(f'{name}: {n}' for name, n in sorted(report.by_channel.items()))})"
-                for _once in [1]
-                if report.by_channel
-            ),
+            _("Recipients: {count}").format(count=report.total) + _channels(report),
             _("Sent: {count}").format(count=report.sent),
             _(
                 "Delivered: {delivered}, read: {read} (WhatsApp reports this, Telegram does not)"
