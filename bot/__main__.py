@@ -264,6 +264,9 @@ def _parser() -> argparse.ArgumentParser:
             description=report.__doc__,
         )
     )
+    from bot.cli import organisers
+
+    organisers.add_parsers(modes)
     return parser
 
 
@@ -281,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli import report
 
         return asyncio.run(report.run(settings, args))
+    from bot.cli import organisers
+
+    if args.mode in organisers.MODES:
+        return organisers.main(settings, args)
     from bot.content import ContentError
     from bot.domain.faq import FaqError
 

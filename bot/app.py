@@ -19,9 +19,11 @@ from bot.dialogs.engine import DialogEngine
 from bot.dialogs.guards import FloodGuard
 from bot.dialogs.pushed import remember_pushed_options
 from bot.dialogs.turn import Limits, Services
+from bot.domain.announcements import HearingService
 from bot.domain.complaints import ComplaintService
 from bot.domain.deadlines import DeadlinePlanner, DeadlineRules
 from bot.domain.faq import FaqLibrary
+from bot.domain.hearings import load_topics
 from bot.domain.media import MediaStore
 from bot.domain.questions import QuestionService
 from bot.domain.surveys import load_services, use_services
@@ -29,6 +31,7 @@ from bot.domain.workdays import load_calendar
 from bot.i18n import I18n
 from bot.notices import Notices
 from bot.notices.complaints import ComplaintNotices
+from bot.notices.hearings import HearingNotices
 from bot.notices.questions import QuestionNotices
 from bot.notices.surveys import SurveyNotices
 from bot.outbound import OutboxDispatcher
@@ -58,6 +61,8 @@ class App:
     notices: Notices
     telegram_renderer: TelegramRenderer | None = None  # set by attach_telegram
     whatsapp: WhatsApp | None = None  # set by attach_whatsapp
+    hearings: HearingService | None = None  # hearings, announcements and their broadcasts
+    hearing_notices: HearingNotices | None = None
 
     async def close(self) -> None:
         if self.whatsapp is not None:
@@ -138,7 +143,7 @@ async def build_app(
         outbox.add_renderer(kind, renderer)
     # a number typed after a pushed message's options (WhatsApp) answers that message
     outbox.on_pushed_options = partial(remember_pushed_options, store)
-    return App(
+    app = App(
         settings,
         clock,
         store,
@@ -152,6 +157,8 @@ async def build_app(
         outbox,
         notices,
     )
+    _attach_hearings(app)
+    return app
 
 
 def deadline_rules(settings: Settings) -> DeadlineRules:
@@ -159,6 +166,32 @@ def deadline_rules(settings: Settings) -> DeadlineRules:
         answer_days=settings.answer_deadline_days,
         answer_in_working_days=settings.answer_deadline_working_days,
         remind_working_days_before=settings.deadline_remind_working_days,
+    )
+
+
+def _attach_hearings(app: App) -> None:
+    """Hearings and announcements: their notices' renderers and the organisers' service."""
+    settings = app.settings
+    app.hearing_notices = HearingNotices(
+        app.store,
+        app.i18n,
+        clock=app.clock,
+        default_locale=settings.default_locale,
+        operator_locale=settings.operator_locale,
+        topics=load_topics(settings.content_dir),
+    )
+    for kind, renderer in app.hearing_notices.renderers().items():
+        app.outbox.add_renderer(kind, renderer)
+    app.hearings = HearingService(
+        app.store,
+        clock=app.clock,
+        tz=settings.tz,
+        media=app.media,
+        whatsapp_daily=settings.whatsapp_daily_conversations,
+        batch=settings.broadcast_batch_size,
+        templates=settings.whatsapp_templates(),
+        operator_channel=app.questions.operator_channel,
+        operator_recipient=app.questions.operator_recipient,
     )
 
 

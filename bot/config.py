@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     twilio_messages_per_second: float = Field(10.0, gt=0)
     twilio_template_status_ky: str | None = None
     twilio_template_status_ru: str | None = None
+    hearing_reminders: str = "2d,2h"
+    whatsapp_daily_conversations: int = Field(1000, ge=1)
+    broadcast_batch_size: int = Field(500, ge=1, le=10_000)
     twilio_template_hearing_ky: str | None = None
     twilio_template_hearing_ru: str | None = None
     twilio_template_reminder_ky: str | None = None
@@ -141,6 +144,14 @@ class Settings(BaseSettings):
     @classmethod
     def _phone_pairs(cls, value: str) -> str:
         parse_phone_list(value)
+        return value
+
+    @field_validator("hearing_reminders")
+    @classmethod
+    def _reminder_offsets(cls, value: str) -> str:
+        from bot.domain.hearings import parse_offsets
+
+        parse_offsets(value)
         return value
 
     @field_validator("timezone")

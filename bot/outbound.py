@@ -56,6 +56,11 @@ class _Stopping(Exception):
     """The process is stopping: the row's next call is not made."""
 
 
+class Drop(Exception):
+    """A renderer's answer: the row has nothing to say any more (a reminder computed for a
+    hearing that moved or was cancelled). It is marked 'dropped' and never sent."""
+
+
 class Hold(Exception):
     """The row cannot be sent now and retrying will not help until something changes.
 
@@ -243,6 +248,11 @@ class OutboxDispatcher:
             return 0
         try:
             rendered = await self.render(row)
+        except Drop as dropped:
+            await self.store.outbox.mark_failed(
+                message_id=row.id, error=f"dropped: {dropped}", status="dropped"
+            )
+            return 0
         except Exception as exc:  # broken payload: keep the row for a person to look at
             log.exception("outbox row %s (%s) cannot be rendered", row.id, row.kind)
             await self.store.outbox.mark_failed(message_id=row.id, error=f"render: {exc!r}")

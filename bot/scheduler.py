@@ -5,9 +5,21 @@ from __future__ import annotations
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.jobs import deadline_digest, outbox_delivery, survey_invitations
+from bot.jobs import (
+    broadcasts,
+    deadline_digest,
+    hearing_reminders,
+    outbox_delivery,
+    survey_invitations,
+)
 
-JOBS = [outbox_delivery, deadline_digest, survey_invitations]
+JOBS = [
+    outbox_delivery,
+    deadline_digest,
+    survey_invitations,
+    hearing_reminders,
+    broadcasts,
+]
 
 
 def build_scheduler(app) -> AsyncIOScheduler:

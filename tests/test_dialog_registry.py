@@ -24,6 +24,8 @@ DIALOGS_DIR = ROOT / "bot" / "dialogs"
 EXPECTED_DIALOG_MODULES = {"start", "menu", "complaint", "check", "mine", "faq_flow"} | {
     "subscription",
     "survey",
+    "hearings",
+    "topics",
 }
 
 
@@ -131,6 +133,7 @@ def test_menu_and_commands_come_from_the_dialogs(app):
         "menu:check",
         "menu:faq",
         "menu:survey",
+        "menu:hearings",
         "menu:announcements",
         "menu:help",
         "menu:language",
@@ -145,6 +148,8 @@ def test_menu_and_commands_come_from_the_dialogs(app):
         "/subscribe",
         "/survey",
         "/rate",
+        "/hearings",
+        "/topics",
     }
     assert staying == {"/cancel", "/language", "/help", "/stop", "/unsubscribe"}
 

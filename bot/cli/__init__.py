@@ -1,1 +1,2 @@
-"""Command-line modes of `python -m bot` beyond running the bot."""
+"""Command-line modes of `python -m bot` beyond running the bot: organisers' hearings,
+announcements and broadcasts, and the survey report."""

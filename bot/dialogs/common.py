@@ -17,6 +17,7 @@ from bot.dialogs.turn import Nav, Turn
 LANGUAGE = "language"
 COMPLAINT = "complaint"
 SUBSCRIPTION = "subscription"
+TOPICS = "topics"
 # Option prefixes the kernel knows: a language is chosen before anything else works, and an
 # older message's main-menu button still works where no draft is lost.
 LANGUAGE_OPTION = "lang:"

@@ -14,12 +14,14 @@ from bot.dialogs.complaint import ComplaintDialog
 from bot.dialogs.dialog import Dialog, Handler, MenuEntry, Route
 from bot.dialogs.events import Option, Reply
 from bot.dialogs.faq_flow import FaqDialog
+from bot.dialogs.hearings import HearingsDialog
 from bot.dialogs.menu import MenuDialog
 from bot.dialogs.mine import MyComplaintsDialog
 from bot.dialogs.pushed import declare_pushed
 from bot.dialogs.start import LanguageDialog
 from bot.dialogs.subscription import SubscriptionDialog
 from bot.dialogs.survey import SurveyDialog
+from bot.dialogs.topics import TopicsDialog
 from bot.dialogs.turn import Turn
 
 # In this order they are registered; the main menu is ordered by each entry's `order`.
@@ -32,6 +34,8 @@ DIALOGS: tuple[type[Dialog], ...] = (
     FaqDialog,
     SubscriptionDialog,
     SurveyDialog,
+    HearingsDialog,
+    TopicsDialog,
 )
 
 Prompt = Callable[[Turn], Reply]

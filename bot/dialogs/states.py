@@ -40,6 +40,9 @@ class State(StrEnum):
     SURVEY_REPORT_TEXT = "survey.report_text"  # its optional details
     SURVEY_IMPROVE = "survey.improve"
     SURVEY_PROFILE = "survey.profile"  # respondent data, each skippable
+    # public hearings and the topics of announcements
+    HEARING_PROPOSAL = "hearings.proposal"  # a citizen's proposal for a hearing
+    TOPICS = "topics.choose"  # the topics a citizen wants announcements about
 
 
 # States in which a photo is added to the complaint being written.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from bot.dialogs.common import LANGUAGE, SUBSCRIPTION
+from bot.dialogs.common import LANGUAGE, SUBSCRIPTION, TOPICS
 from bot.dialogs.dialog import Command, Dialog, Handler, MenuEntry
 from bot.dialogs.events import Option, Reply
 from bot.dialogs.states import State
@@ -84,6 +84,8 @@ class SubscriptionDialog(Dialog):
             Option("sub:yes", _("🔔 Yes, send me announcements")),
             Option("sub:no", _("🔕 No, thank you")),
         ]
+        if turn.citizen.announcements:  # asked before and agreed: the topics can be chosen
+            options.append(Option("sub:topics", _("🗂 Choose topics")))
         if turn.citizen.announcements is not None:  # the settings, not the first question
             options.append(
                 Option("surveyopt:on", _("⭐ Invite me to surveys again"))
@@ -98,6 +100,9 @@ class SubscriptionDialog(Dialog):
                 await self._set_subscription(turn, True)
             case "sub:no":
                 await self._set_subscription(turn, False)
+            case "sub:topics":
+                await self.nav.open(TOPICS, turn)
+                return
             case _:
                 turn.say(turn._("Please choose one of the options below."))
                 turn.replies.append(self._prompt_subscribe(turn))

@@ -50,3 +50,17 @@ async def queue_report(app) -> str:
             )
         )
     return "\n".join(lines)
+
+
+async def broadcast_report(app, words: list[str]) -> str:
+    """`/report [N]`: the delivery report of broadcast N, or of the latest one."""
+    _ = app.notices.complaints.operator_texts().gettext
+    broadcasts = await app.store.broadcasts.list()
+    wanted = words[0].lstrip("#") if words else None
+    if wanted is not None:
+        broadcasts = [b for b in broadcasts if str(b.id) == wanted]
+    if not broadcasts:
+        return _("No such broadcast.")
+    broadcast = broadcasts[-1]
+    report = await app.hearings.report(broadcast.id)
+    return app.hearing_notices.report_text(broadcast, report)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from bot.storage.store import Store
 
 
-def _citizen(row: aiosqlite.Row) -> Citizen:
+def citizen_of_row(row: aiosqlite.Row) -> Citizen:
     return from_row(
         Citizen,
         row,
@@ -45,7 +45,7 @@ class CitizenRepo:
             " last_inbound_at = excluded.last_inbound_at, unreachable = 0 RETURNING *",
             (channel, user_key, to_db(now), to_db(now)),
         )
-        return _citizen(row)
+        return citizen_of_row(row)
 
     async def with_conversation(
         self, *, channel: str, user_key: str
@@ -64,17 +64,17 @@ class CitizenRepo:
         conversation = None
         if row["conv_state"] is not None:
             conversation = Conversation(row["conv_state"], json.loads(row["conv_data"]))
-        return _citizen(row), conversation
+        return citizen_of_row(row), conversation
 
     async def get(self, *, citizen_id: int) -> Citizen | None:
         row = await self._store.fetchone("SELECT * FROM citizens WHERE id = ?", (citizen_id,))
-        return _citizen(row) if row else None
+        return citizen_of_row(row) if row else None
 
     async def find(self, *, channel: str, user_key: str) -> Citizen | None:
         row = await self._store.fetchone(
             "SELECT * FROM citizens WHERE channel = ? AND user_key = ?", (channel, user_key)
         )
-        return _citizen(row) if row else None
+        return citizen_of_row(row) if row else None
 
     async def set_locale(self, *, citizen_id: int, locale: str) -> None:
         await self._store.execute(
@@ -98,4 +98,4 @@ class CitizenRepo:
             " AND (?1 IS NULL OR channel = ?1) ORDER BY id",
             (channel,),
         )
-        return [_citizen(row) for row in rows]
+        return [citizen_of_row(row) for row in rows]

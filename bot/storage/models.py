@@ -106,6 +106,7 @@ _LANE_OF_KIND = {
     # broadcasts to many
     "announcement": BULK_LANE,
     "hearing_announcement": BULK_LANE,
+    "hearing_results": BULK_LANE,
 }
 
 

@@ -15,12 +15,14 @@ from typing import Any
 
 import aiosqlite
 
+from bot.storage.broadcasts import BroadcastRepo
 from bot.storage.check_attempts import CheckAttemptRepo
 from bot.storage.citizens import CitizenRepo
 from bot.storage.complaints import ComplaintRepo
 from bot.storage.conversations import ConversationRepo
 from bot.storage.db import connect
 from bot.storage.deadlines import DeadlineRepo
+from bot.storage.hearings import HearingRepo
 from bot.storage.inbound import InboundRepo
 from bot.storage.outbox import OutboxRepo
 from bot.storage.questions import QuestionRepo
@@ -42,6 +44,8 @@ class Store:
         self.check_attempts = CheckAttemptRepo(self)
         self.deadlines = DeadlineRepo(self)
         self.surveys = SurveyRepo(self)
+        self.hearings = HearingRepo(self)
+        self.broadcasts = BroadcastRepo(self)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

@@ -1,5 +1,6 @@
 """Telegram adapter for operators: the buttons under complaint and question cards, replies
-with answers, and the group commands /help, /queue (what waits and why) and /reload (FAQ).
+with answers, and the group commands /help, /queue (what waits and why), /reload (FAQ) and
+/report [N] (a broadcast's delivery report, the latest one by default).
 
 Only operators may act, checked on every action: users listed in OPERATOR_IDS, or members of the
 operator group a complaint is routed to (asked of Telegram; a real answer is remembered for five
@@ -26,7 +27,7 @@ from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot.dialogs.events import Reply
 from bot.domain.complaints import NEEDS_TEXT, OPERATOR_ACTIONS, OperatorRef, group_message
-from bot.handlers.operator_tools import queue_report, reload_faq
+from bot.handlers.operator_tools import broadcast_report, queue_report, reload_faq
 from bot.handlers.telegram.citizens import answer_query
 from bot.handlers.telegram.render import inline_keyboard
 from bot.notices.survey_report import stats_reply
@@ -291,7 +292,7 @@ def build_operator_router(app) -> Router:
         else:
             await say(message, _("This question has already been answered."), inbound)
 
-    @router.message(Command("help", "start", "queue", "reload", "stats"))
+    @router.message(Command("help", "start", "queue", "reload", "stats", "report"))
     async def on_command(message: Message, bot: Bot, inbound: InboundRef | None = None) -> None:
         if message.from_user is None or not await auth.allows(
             bot, message.from_user.id, message.chat.id
@@ -308,6 +309,8 @@ def build_operator_router(app) -> Router:
             text = await queue_report(app)
         elif command == "reload":
             text = reload_faq(app)
+        elif command == "report":
+            text = await broadcast_report(app, (message.text or "").split()[1:])
         else:
             text = notices.operator_help()
         await say(message, text, inbound)

@@ -54,9 +54,17 @@ TEMPLATE_GROUP = {
     "question_answer": "status",
     "announcement": "hearing",
     "hearing_announcement": "hearing",
+    "hearing_changed": "hearing",
+    "hearing_cancelled": "hearing",
+    "hearing_results": "hearing",
+    "hearing_reminder": "reminder",
     "reminder": "reminder",
     "survey_invitation": "survey",
 }
+
+# Announcements and reminders go in the other language's template when the citizen's is missing
+# (the broadcast's report counts them); a complaint's status waits for the citizen instead.
+FALLBACK_GROUPS = frozenset({"hearing", "reminder"})
 
 
 @dataclass(frozen=True)
@@ -214,6 +222,9 @@ class WhatsAppChannel:
         locale = (citizen.locale if citizen else None) or self.default_locale
         group = TEMPLATE_GROUP.get(row.kind)
         content_sid = self.templates.get((group, locale)) if group else None
+        if group in FALLBACK_GROUPS and not content_sid:  # the other language's (reported)
+            others = (sid for (g, _), sid in self.templates.items() if g == group)
+            content_sid = next(others, None)
         variables = rendered.template_variables
         if not content_sid or not variables:
             raise Hold(

@@ -1,0 +1,259 @@
+"""A broadcast to 10,000 subscribers (Telegram and WhatsApp mixed) through the fake Bot API and
+the fake Twilio API on 127.0.0.1, with the Telegram cap at 500 messages a second.
+
+    .venv/bin/python bench/broadcast_bench.py                 # about a minute
+    .venv/bin/python bench/broadcast_bench.py --recipients 2000 --whatsapp 0.2
+
+Prints, for a run straight through and for a run killed with SIGKILL half-way and restarted:
+- the time to write every row (all are written before any is sent);
+- the achieved Telegram rate as a fraction of the cap (the fake answers 429 beyond the cap in
+  any second, as Telegram does), and how many 429s the bot's own pacing provoked;
+- duplicates and missing messages, counted at the fake servers per recipient;
+and, for the straight run, the p50/p99 latency of citizens' replies (`/help` through the real
+dispatcher) while the broadcast drains, beside the same with an empty outbox.
+
+The sender runs in a child process (`--child`), the fake servers here: the kill -9 hits the
+process that sends, as it would in production. The documented window allows at most one
+duplicate per message in flight when the process dies (the outbox's delivery guarantee).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for folder in (ROOT, ROOT / "bench"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from outbox_bench import CappedTelegramAPI, citizen_steps  # noqa: E402
+
+from bot.app import attach_telegram, attach_whatsapp, build_app  # noqa: E402
+from bot.clock import SystemClock  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.domain.hearings import AnnouncementDraft  # noqa: E402
+from tests.fakes.twilio_api import (  # noqa: E402
+    DEFAULT_ACCOUNT_SID,
+    DEFAULT_AUTH_TOKEN,
+    DEFAULT_SENDER,
+    FakeTwilioAPI,
+)
+from tests.telegram_harness import TelegramHarness  # noqa: E402
+
+CAP = 500.0
+TEXTS = {
+    "ky": "Коомдук угуу 25-мартта саат 10:00до айыл өкмөтүнүн залында өтөт.",
+    "ru": "Общественные слушания пройдут 25 марта в 10:00 в зале айыл окмоту.",
+}
+FIRST_TG, FIRST_WA = 5_000_000, 996_700_000_000
+
+
+def settings(folder: Path, telegram_base: str, twilio_base: str) -> Settings:
+    return Settings(
+        database_path=folder / "bot.sqlite3",
+        media_dir=folder / "media",
+        operator_chat_id=-100500,
+        flood_burst=10**6,
+        telegram_bot_token="123456:BENCH-TOKEN",
+        telegram_api_base=telegram_base,
+        telegram_messages_per_second=CAP,
+        outbox_concurrency=16,
+        twilio_account_sid=DEFAULT_ACCOUNT_SID,
+        twilio_auth_token=DEFAULT_AUTH_TOKEN,
+        twilio_whatsapp_from=DEFAULT_SENDER,
+        twilio_api_base=twilio_base,
+        twilio_messages_per_second=CAP,
+        public_base_url="https://bot.example.org",
+        broadcast_batch_size=500,
+        _env_file=None,
+    )
+
+
+async def seed(app, recipients: int, whatsapp_share: float) -> tuple[set[str], set[str]]:
+    """Subscribers written straight into the store (WhatsApp ones inside the 24-hour window)."""
+    whatsapp = int(recipients * whatsapp_share)
+    now = app.clock.now().isoformat(timespec="seconds")
+    rows = [("whatsapp", f"+{FIRST_WA + n}") for n in range(whatsapp)]
+    rows += [("telegram", str(FIRST_TG + n)) for n in range(recipients - whatsapp)]
+    async with app.store.transaction() as db:
+        await db.executemany(
+            "INSERT INTO citizens (channel, user_key, locale, created_at, last_inbound_at,"
+            " announcements, announcements_changed_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
+            [(c, k, "ru" if n % 2 else "ky", now, now, now) for n, (c, k) in enumerate(rows)],
+        )
+    return {k for c, k in rows if c == "telegram"}, {k for c, k in rows if c == "whatsapp"}
+
+
+async def write_broadcast(app) -> float:
+    started = time.perf_counter()
+    await app.hearings.announce(AnnouncementDraft("all", TEXTS), key="bench")
+    return time.perf_counter() - started
+
+
+def received(telegram: CappedTelegramAPI, twilio: FakeTwilioAPI) -> Counter:
+    counts = Counter(
+        str(call.params.get("chat_id"))
+        for call in telegram.calls_to("sendMessage")
+        if "📣" in (call.params.get("text") or "")
+    )
+    counts.update(m.to.removeprefix("whatsapp:") for m in twilio.sent if "📣" in (m.body or ""))
+    return counts
+
+
+def tally(counts: Counter, expected: set[str]) -> tuple[int, int]:
+    duplicates = sum(n - 1 for n in counts.values() if n > 1)
+    return duplicates, len(expected - set(counts))
+
+
+async def pending(app) -> int:
+    row = await app.store.fetchone(
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'announcement'"
+        " AND status IN ('pending', 'sending', 'staged')"
+    )
+    return row[0]
+
+
+# ----- the child: the sending process -----------------------------------------------------------
+
+
+async def child(folder: Path, telegram_base: str, twilio_base: str) -> None:
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+
+    app = await build_app(settings(folder, telegram_base, twilio_base), clock=SystemClock())
+    bot = Bot(
+        "123456:BENCH-TOKEN",
+        session=AiohttpSession(api=TelegramAPIServer.from_base(telegram_base)),
+    )
+    attach_telegram(app, bot)
+    attach_whatsapp(app)
+    await drain(app)
+    await app.outbox.stop()
+    await bot.session.close()
+    await app.close()
+
+
+async def run_child(folder: Path, telegram_base: str, twilio_base: str):
+    return await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--child", str(folder), telegram_base, twilio_base,
+        cwd=ROOT,
+    )  # fmt: skip
+
+
+# ----- the runs -------------------------------------------------------------------------------
+
+
+async def run(recipients: int, whatsapp_share: float, kill_at: float | None) -> dict:
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        async with CappedTelegramAPI(CAP) as telegram, FakeTwilioAPI() as twilio:
+            app = await build_app(
+                settings(folder, telegram.base_url, twilio.base_url), clock=SystemClock()
+            )
+            tg_keys, wa_keys = await seed(app, recipients, whatsapp_share)
+            written = await write_broadcast(app)
+            await app.close()
+            process = await run_child(folder, telegram.base_url, twilio.base_url)
+            killed = False
+            first = None  # the first broadcast message seen at a fake: the child is up
+            while process.returncode is None:
+                so_far = sum(received(telegram, twilio).values())
+                if so_far and first is None:
+                    first = (time.perf_counter(), so_far)
+                if kill_at and not killed and so_far >= recipients * kill_at:
+                    os.kill(process.pid, signal.SIGKILL)
+                    await process.wait()
+                    killed = True
+                    process = await run_child(folder, telegram.base_url, twilio.base_url)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), 0.05)
+            seconds = time.perf_counter() - first[0]
+            counts = received(telegram, twilio)
+            duplicates, missing = tally(counts, tg_keys | wa_keys)
+            telegram_sent = sum(counts[k] for k in tg_keys) * (1 - first[1] / recipients)
+    return {
+        "written": written,
+        "seconds": seconds,
+        "telegram_rate": telegram_sent / seconds,
+        "refused": telegram.refused,
+        "duplicates": duplicates,
+        "missing": missing,
+        "killed": killed,
+    }
+
+
+async def drain(app) -> None:
+    while await pending(app):
+        await app.outbox.run_once()
+        await asyncio.sleep(0.02)
+
+
+async def reply_latency(recipients: int, steps: int) -> dict[str, tuple[float, float]]:
+    """Citizens' /help while the broadcast drains (in this process), and with nothing queued."""
+    results = {}
+    for label, queued in (("empty outbox", False), (f"{recipients} broadcast rows", True)):
+        with tempfile.TemporaryDirectory() as name:
+            folder = Path(name)
+            async with CappedTelegramAPI(None) as telegram, FakeTwilioAPI() as twilio:
+                app = await build_app(
+                    settings(folder, telegram.base_url, twilio.base_url), clock=SystemClock()
+                )
+                harness = TelegramHarness(app, telegram)
+                attach_whatsapp(app)
+                if queued:
+                    await seed(app, recipients, 0.2)
+                    await write_broadcast(app)
+
+                drainer = asyncio.create_task(drain(app)) if queued else None
+                latencies = sorted(await citizen_steps(harness, steps))
+                if drainer is not None:
+                    drainer.cancel()
+                    await asyncio.gather(drainer, return_exceptions=True)
+                await app.outbox.drain()
+                await harness.close()
+                await app.close()
+        results[label] = (
+            statistics.median(latencies) * 1000,
+            latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        )
+    return results
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument("--whatsapp", type=float, default=0.2, help="share on WhatsApp")
+    parser.add_argument("--steps", type=int, default=200, help="citizen replies timed")
+    args = parser.parse_args()
+    for label, kill_at in (("straight through", None), ("kill -9 half-way, restart", 0.5)):
+        r = await run(args.recipients, args.whatsapp, kill_at)
+        print(
+            f"{label}: {args.recipients} recipients ({args.whatsapp:.0%} WhatsApp);"
+            f" rows written in {r['written']:.2f} s; sent in {r['seconds']:.1f} s"
+            f" (from the first message, restart included);"
+            f" Telegram {r['telegram_rate']:.0f}/s = {r['telegram_rate'] / CAP:.2f} of the"
+            f" {CAP:.0f}/s cap (429s provoked: {r['refused']});"
+            f" duplicates {r['duplicates']}, missing {r['missing']}"
+            + ("" if r["killed"] or kill_at is None else " (finished before the kill)")
+        )
+    for label, (p50, p99) in (await reply_latency(args.recipients, args.steps)).items():
+        print(f"reply latency, {label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        asyncio.run(child(Path(sys.argv[2]), sys.argv[3], sys.argv[4]))
+    else:
+        asyncio.run(main())
