@@ -10,14 +10,22 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.content import Content
 from bot.dialogs.events import Reply
-from bot.storage.models import Citizen, Complaint, NewComplaint, NewOutboxMessage, Photo, Step
+from bot.storage.models import (
+    Citizen,
+    Complaint,
+    MediaFile,
+    NewComplaint,
+    NewOutboxMessage,
+    Photo,
+    Step,
+)
 from bot.storage.store import Store
 
 REGISTERED = "registered"
@@ -119,6 +127,7 @@ class Draft:
     full_name: str | None
     phone: str | None
     contact_address: str | None
+    media: list[MediaFile] = field(default_factory=list)  # videos, and a voice description
 
 
 @dataclass(frozen=True)
@@ -216,6 +225,7 @@ class ComplaintService:
                 due_at=due_date(now, self.deadline_days, self.tz),
                 photos=draft.photos,
                 draft_key=draft_key,
+                media=draft.media,
             ),
             now=now,
             notify=notify,

@@ -19,6 +19,7 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.check_attempts import CheckAttemptRepo
+from bot.storage.complaint_media import ComplaintMediaRepo, insert_media
 from bot.storage.db import connect, from_db, to_db
 from bot.storage.models import (
     Citizen,
@@ -50,6 +51,7 @@ class Store:
         self.inbound = InboundRepo(self)
         self.questions = QuestionRepo(self)
         self.check_attempts = CheckAttemptRepo(self)
+        self.complaint_media = ComplaintMediaRepo(self)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -386,7 +388,9 @@ class ComplaintRepo:
             "SELECT sha256, path FROM complaint_photos WHERE complaint_id = ? ORDER BY position",
             (row["id"],),
         )
-        return _complaint(row, tuple(Photo(p["sha256"], p["path"]) for p in photos))
+        complaint = _complaint(row, tuple(Photo(p["sha256"], p["path"]) for p in photos))
+        media = await self._store.complaint_media.of_complaint(complaint_id=complaint.id)
+        return replace(complaint, media=media) if media else complaint
 
 
 async def _complaint_of_draft(db: aiosqlite.Connection, draft_key: str | None) -> int | None:
@@ -435,6 +439,7 @@ async def _insert_complaint(db: aiosqlite.Connection, new: NewComplaint, now: da
         "INSERT INTO complaint_photos (complaint_id, position, sha256, path) VALUES (?, ?, ?, ?)",
         [(complaint_id, i, p.sha256, p.path) for i, p in enumerate(new.photos)],
     )
+    await insert_media(db, complaint_id, new.media)
     await db.execute(
         "INSERT INTO complaint_events (complaint_id, old_status, new_status, actor,"
         " created_at) VALUES (?, NULL, ?, 'citizen', ?)",
