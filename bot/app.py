@@ -89,7 +89,11 @@ async def build_app(
     released = await store.outbox.release_stuck()
     if released:
         log.warning("%d outbox rows were interrupted by a stop and will be sent again", released)
-    media = MediaStore(settings.media_dir, max_bytes=settings.max_photo_bytes)
+    media = MediaStore(
+        settings.media_dir,
+        max_bytes=settings.max_photo_bytes,
+        max_recording_bytes=settings.max_video_bytes,
+    )
     complaints = ComplaintService(
         store,
         content,
@@ -119,7 +123,14 @@ async def build_app(
         questions=questions,
         clock=clock,
         municipality=settings.per_locale("municipality_name"),
-        limits=Limits(settings.max_photos, settings.max_photo_bytes),
+        limits=Limits(
+            settings.max_photos,
+            settings.max_photo_bytes,
+            max_videos=settings.max_videos,
+            max_video_bytes=settings.max_video_bytes,
+            max_video_seconds=settings.max_video_seconds,
+            max_voice_seconds=settings.max_voice_seconds,
+        ),
         default_locale=settings.default_locale,
     )
     engine = DialogEngine(
@@ -267,7 +278,12 @@ def attach_whatsapp(app: App) -> WhatsApp:
         links=links,
         media=app.media,
     )
-    media = MediaFetcher(settings.twilio_account_sid, token, settings.max_photo_bytes)
+    media = MediaFetcher(
+        settings.twilio_account_sid,
+        token,
+        settings.max_photo_bytes,
+        max_recording_bytes=settings.max_video_bytes,
+    )
     inbox = WhatsAppInbox(app, media)
     app.outbox.add_channel(channel)
     app.whatsapp = WhatsApp(channel, inbox, media, build_whatsapp_routes(app, inbox, links))

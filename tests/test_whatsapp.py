@@ -252,7 +252,7 @@ async def test_eleven_media_items_keep_five_and_say_so(wa):
         ("missing", "не удалось загрузить"),
         ("html", "не могу открыть этот файл как фото"),
         ("huge", "больше 10 мб"),
-        ("audio", "только фотографии"),
+        ("audio", "описанием жалобы"),  # a voice belongs to the description
     ],
 )
 async def test_media_that_is_not_a_usable_photo_is_explained(wa, media, expected):

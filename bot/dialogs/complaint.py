@@ -1,5 +1,10 @@
 """Filing a complaint: category, description, place, photos, named or anonymous, summary, send.
 
+The description may be a voice message instead of text, for citizens who find typing hard; the
+evidence step takes short videos besides photos. Both are cleaned of metadata before they are
+stored (`bot.domain.recordings`). Before an anonymous report with a voice description is sent,
+the citizen is told that a voice can be recognised and chooses: keep it, type instead, cancel.
+
 Each step has a handler for valid input (first) and a prompt shown again, with a short hint,
 for anything else. From the summary any field can be changed and the citizen comes back to the
 summary; a "Send" that arrives twice registers one complaint.
@@ -19,9 +24,10 @@ from bot.dialogs.states import EDIT_STEP_STATES, State
 from bot.dialogs.turn import Turn
 from bot.domain.complaints import Draft
 from bot.domain.media import NOT_AN_IMAGE, TOO_LARGE, ImageRejected
+from bot.domain.recordings import TOO_LONG, VOICE_DESCRIPTION, RecordingRejected
 from bot.i18n import N_
 from bot.notices.complaints import receipt_text
-from bot.storage.models import Photo
+from bot.storage.models import VIDEO, VOICE, MediaFile, Photo
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,7 @@ class ComplaintDialog(Dialog):
         State.CONTACT_ADDRESS: "_in_contact_address",
         State.CONFIRM: "_in_confirm",
         State.EDIT: "_in_edit",
+        State.VOICE_CHOICE: "_in_voice_choice",
     }
     prompts = {
         State.CATEGORY: "_prompt_category",
@@ -59,6 +66,7 @@ class ComplaintDialog(Dialog):
         State.CONTACT_ADDRESS: "_prompt_contact_address",
         State.CONFIRM: "_prompt_confirm",
         State.EDIT: "_prompt_edit",
+        State.VOICE_CHOICE: "_prompt_voice_choice",
     }
     commands = {"/complaint": Command("open"), "/new": Command("open")}
     menu = MenuEntry("menu:complaint", N_("📝 File a complaint"), order=10)
@@ -109,6 +117,9 @@ class ComplaintDialog(Dialog):
         if suggested:
             text += "\n\n" + _("Or use what you wrote before: «{text}»").format(text=suggested)
             options.insert(0, Option("desc:use", _("✅ Use what I wrote")))
+        text += "\n\n" + _(
+            "If typing is hard for you, send a voice message instead (up to {minutes} min)."
+        ).format(minutes=max(1, self.services.limits.max_voice_seconds // 60))
         return Reply(text=text, options=tuple(options))
 
     def _prompt_place(self, turn: Turn) -> Reply:
@@ -138,9 +149,23 @@ class ComplaintDialog(Dialog):
             ]
             if count:
                 lines.append(counter)
+        limits = self.services.limits
+        videos = len(turn.draft.get("videos", []))
+        if videos:
+            lines.append(
+                _("Videos attached: {count} of {max}.").format(count=videos, max=limits.max_videos)
+            )
+        elif limits.max_videos and not answered:
+            lines.append(
+                _("Short videos are welcome too: up to {max}, {seconds} seconds each.").format(
+                    max=limits.max_videos, seconds=limits.max_video_seconds
+                )
+            )
         options = [Option("photos:done", _("✅ Done"))]
-        if count:
+        if count and not videos:
             options.append(Option("photos:clear", _("🗑 Remove the photos")))
+        elif videos:
+            options.append(Option("photos:clear", _("🗑 Remove the photos and videos")))
         options.append(cancel_option(turn))
         return Reply(text="\n".join(lines), options=tuple(options))
 
@@ -201,6 +226,22 @@ class ComplaintDialog(Dialog):
             ),
         )
 
+    def _prompt_voice_choice(self, turn: Turn) -> Reply:
+        _ = turn._
+        return Reply(
+            text=_(
+                "Your report is anonymous, but its description is a voice message. A voice can "
+                "be recognised: whoever listens to it may know who is speaking.\n\n"
+                "Send the voice message as it is, replace it with a typed text, or cancel the "
+                "report?"
+            ),
+            options=(
+                Option("voice:keep", _("🎤 Keep the voice and send")),
+                Option("voice:text", _("⌨️ Type the text instead")),
+                cancel_option(turn),
+            ),
+        )
+
     def _prompt_edit(self, turn: Turn) -> Reply:
         _ = turn._
         return Reply(
@@ -224,13 +265,19 @@ class ComplaintDialog(Dialog):
             _("Category: {category}").format(
                 category=category.label(turn.texts.locale) if category else "—"
             ),
-            _("Description: {text}").format(text=draft.get("description", "—")),
+            _("Description: {text}").format(
+                text=_voice_label(turn, draft["voice"])
+                if draft.get("voice")
+                else draft.get("description", "—")
+            ),
         ]
         if draft.get("address"):
             lines.append(_("Place: {address}").format(address=draft["address"]))
         if draft.get("latitude") is not None:
             lines.append(_("Location pin: attached"))
         lines.append(_("Photos: {count}").format(count=len(draft.get("photos", []))))
+        if draft.get("videos"):
+            lines.append(_("Videos: {count}").format(count=len(draft["videos"])))
         if draft.get("anonymous"):
             lines.append(_("Anonymous report: your name and contacts are not sent."))
         else:
@@ -275,6 +322,10 @@ class ComplaintDialog(Dialog):
             turn.draft["description"] = typed
             await self._advance(turn, State.PLACE)
             return
+        voices = [a for a in turn.event.attachments if a.kind in ("voice", "audio")]
+        if voices:
+            await self._take_voice(turn, voices[0])
+            return
         caption = turn.event.text.strip() if turn.event.attachments else ""
         if await self._took_photos(turn, prompt=not caption):
             if caption:  # a photo with a caption: the caption is the description
@@ -285,6 +336,7 @@ class ComplaintDialog(Dialog):
         if text is None:
             return
         turn.draft["description"] = text
+        turn.draft.pop("voice", None)  # a typed text replaces a voice message
         await self._advance(turn, State.PLACE)
 
     async def _in_place(self, turn: Turn) -> None:
@@ -318,8 +370,14 @@ class ComplaintDialog(Dialog):
             case "photos:done":
                 await self._advance(turn, State.IDENTITY)
             case "photos:clear":
+                had_videos = bool(turn.draft.get("videos"))
                 turn.draft["photos"] = []
-                turn.say(turn._("The photos were removed."))
+                turn.draft["videos"] = []
+                turn.say(
+                    turn._("The photos and videos were removed.")
+                    if had_videos
+                    else turn._("The photos were removed.")
+                )
                 await self.nav.prompt(turn)
             case _ if len(turn.draft.get("photos", [])) >= self.services.limits.max_photos:
                 await self.nav.reprompt(turn, turn._("Please choose with the buttons."))
@@ -376,6 +434,9 @@ class ComplaintDialog(Dialog):
 
     async def _in_confirm(self, turn: Turn) -> None:
         match turn.event.option_id:
+            case "confirm:yes" if _voice_unconfirmed(turn.draft):
+                turn.go(State.VOICE_CHOICE)
+                await self.nav.prompt(turn)
             case "confirm:yes":
                 await self._register(turn)
             case "confirm:edit":
@@ -407,6 +468,20 @@ class ComplaintDialog(Dialog):
             return
         await self.nav.prompt(turn)
 
+    async def _in_voice_choice(self, turn: Turn) -> None:
+        draft = turn.draft
+        match turn.event.option_id:
+            case "voice:keep" if draft.get("voice"):
+                draft["voice_ok"] = draft["voice"]["sha256"]
+                await self._register(turn)
+            case "voice:text":
+                # the voice stays until a text replaces it: "Back to the summary" keeps it
+                turn.conv.data["editing"] = True
+                turn.go(State.DESCRIPTION)
+                await self.nav.prompt(turn)
+            case _:
+                await self.nav.reprompt(turn, turn._("Please choose with the buttons."))
+
     async def _back_to_summary(self, turn: Turn) -> None:
         """Leave a step opened from the summary unchanged (an identity half re-entered is
         restored as it was)."""
@@ -428,7 +503,7 @@ class ComplaintDialog(Dialog):
         turn's conversation and replies are written in one transaction, and the draft's id is
         the complaint's unique key, so a "Send" that arrives twice registers nothing new."""
         draft = turn.draft
-        if not draft.get("category") or not draft.get("description"):
+        if not draft.get("category") or not (draft.get("description") or draft.get("voice")):
             turn.say(turn._("Something is missing in the complaint. Let us start again."))
             await self.open(turn)
             return
@@ -463,19 +538,28 @@ class ComplaintDialog(Dialog):
         turn.say(_already_registered(turn, complaint))
         await self.nav.prompt(turn)
 
-    # ----- photos ----------------------------------------------------------------------------
+    # ----- photos, videos and the voice description -------------------------------------------
 
     async def _took_photos(self, turn: Turn, prompt: bool = True) -> bool:
-        """Add the event's attachments to the draft. True when the event carried any."""
+        """Add the event's attachments (photos, videos) to the draft. True when it had any."""
         if not turn.event.attachments:
             return False
-        added = False
+        added = set()
         for attachment in turn.event.attachments:
-            answer, ok = await self._add_photo(turn, attachment)
+            if attachment.kind == "video":
+                answer, ok = await self._add_video(turn, attachment)
+            elif attachment.kind in ("voice", "audio"):
+                answer, ok = self._voice_elsewhere(turn), False
+            else:
+                answer, ok = await self._add_photo(turn, attachment)
             turn.say(answer)
-            added = added or ok
+            if ok:
+                added.add(attachment.kind)
         if prompt and added and turn.state != State.PHOTOS:
-            turn.say(turn._("Photo noted. Now please continue:"))
+            if "image" in added:
+                turn.say(turn._("Photo noted. Now please continue:"))
+            else:
+                turn.say(turn._("Video noted. Now please continue:"))
         if prompt:
             await self.nav.prompt(turn)
         return True
@@ -487,8 +571,8 @@ class ComplaintDialog(Dialog):
         photos = turn.draft.setdefault("photos", [])
         if attachment.kind != "image":
             return _(
-                "I can accept only photos (JPEG, PNG, WEBP and similar). Voice messages, videos, "
-                "stickers and documents cannot be attached; please describe them in words."
+                "I can accept photos (JPEG, PNG, WEBP and similar) and short videos. Stickers "
+                "and documents cannot be attached; please describe them in words."
             ), False
         if len(photos) >= limits.max_photos:
             return _("A complaint can have at most {max} photos; this one was not added.").format(
@@ -517,6 +601,112 @@ class ComplaintDialog(Dialog):
             count=len(photos), max=limits.max_photos
         ), True
 
+    async def _add_video(self, turn: Turn, attachment: Attachment) -> tuple[str, bool]:
+        """Attach one video, cleaned of metadata: what to tell the citizen, and whether it was
+        added. Length and size are checked before downloading when the messenger states them."""
+        _ = turn._
+        limits = self.services.limits
+        videos = turn.draft.setdefault("videos", [])
+        if len(videos) >= limits.max_videos:
+            if not limits.max_videos:
+                return _(
+                    "Videos are not accepted here; please send photos or describe it in words."
+                ), False
+            return _("A complaint can have at most {max} videos; this one was not added.").format(
+                max=limits.max_videos
+            ), False
+        if attachment.seconds and attachment.seconds > limits.max_video_seconds + 0.5:
+            return self._too_long_video(turn), False
+        if attachment.size and attachment.size > limits.max_video_bytes:
+            return self._too_large_video(turn), False
+        try:
+            stored = await self.services.media.save_video(
+                await attachment.fetch(), max_seconds=limits.max_video_seconds
+            )
+        except (ImageRejected, RecordingRejected) as rejected:
+            if rejected.reason == TOO_LARGE:
+                return self._too_large_video(turn), False
+            if rejected.reason == TOO_LONG:
+                return self._too_long_video(turn), False
+            return _(
+                "I could not read this video. Please send an ordinary MP4 video from your "
+                "phone's camera."
+            ), False
+        except Exception as exc:  # a failed download must not end the dialog
+            log.warning("video download failed: %s", type(exc).__name__)
+            return _("I could not download this video. Please try sending it again."), False
+        if any(video["sha256"] == stored.sha256 for video in videos):
+            return _("This video is already attached; it was not added again."), False
+        videos.append({"sha256": stored.sha256, "path": stored.path, "seconds": stored.seconds})
+        return _("Video {count} of {max} attached.").format(
+            count=len(videos), max=limits.max_videos
+        ), True
+
+    async def _take_voice(self, turn: Turn, attachment: Attachment) -> None:
+        """A voice message as the description: cleaned, stored, and the next step."""
+        _ = turn._
+        limits = self.services.limits
+        hint = None
+        if attachment.seconds and attachment.seconds > limits.max_voice_seconds + 0.5:
+            hint = self._too_long_voice(turn)
+        elif attachment.size and attachment.size > limits.max_video_bytes:
+            hint = self._too_large_voice(turn)
+        else:
+            try:
+                stored = await self.services.media.save_voice(
+                    await attachment.fetch(), max_seconds=limits.max_voice_seconds
+                )
+            except (ImageRejected, RecordingRejected) as rejected:
+                hint = {
+                    TOO_LARGE: self._too_large_voice,
+                    TOO_LONG: self._too_long_voice,
+                }.get(rejected.reason, lambda t: None)(turn) or _(
+                    "I could not play this voice message. Please record it again, or type "
+                    "the description."
+                )
+            except Exception as exc:  # a failed download must not end the dialog
+                log.warning("voice download failed: %s", type(exc).__name__)
+                hint = _("I could not download this voice message. Please send it again.")
+        if hint is not None:
+            await self.nav.reprompt(turn, hint)
+            return
+        turn.draft["voice"] = {
+            "sha256": stored.sha256,
+            "path": stored.path,
+            "seconds": stored.seconds,
+        }
+        turn.draft.pop("description", None)
+        turn.say(_("Your voice message is saved as the description of the complaint."))
+        await self._advance(turn, State.PLACE)
+
+    def _voice_elsewhere(self, turn: Turn) -> str:
+        return turn._(
+            "A voice message can be the description of the complaint: send it at the "
+            "description step (on the summary: ✏️ Change something → Description)."
+        )
+
+    def _too_long_video(self, turn: Turn) -> str:
+        return turn._(
+            "This video is longer than {seconds} seconds. Please send a shorter one, or cut it."
+        ).format(seconds=self.services.limits.max_video_seconds)
+
+    def _too_large_video(self, turn: Turn) -> str:
+        megabytes = self.services.limits.max_video_bytes // (1024 * 1024)
+        return turn._("This video is larger than {mb} MB. Please send a shorter one.").format(
+            mb=megabytes
+        )
+
+    def _too_long_voice(self, turn: Turn) -> str:
+        return turn._(
+            "This voice message is longer than {minutes} min. Please say it more briefly, or "
+            "type the description."
+        ).format(minutes=max(1, self.services.limits.max_voice_seconds // 60))
+
+    def _too_large_voice(self, turn: Turn) -> str:
+        megabytes = self.services.limits.max_video_bytes // (1024 * 1024)
+        text = turn._("This voice message is larger than {mb} MB. Please send a shorter one.")
+        return text.format(mb=megabytes)
+
     def _too_large(self, turn: Turn) -> str:
         megabytes = self.services.limits.max_photo_bytes // (1024 * 1024)
         return turn._("This photo is larger than {mb} MB. Please send a smaller one.").format(
@@ -531,6 +721,16 @@ def _suggested_description(turn: Turn) -> str | None:
     return typed if fits else None
 
 
+def _voice_unconfirmed(draft: dict) -> bool:
+    """An anonymous report whose voice description the citizen has not yet chosen to keep."""
+    voice = draft.get("voice")
+    return bool(draft.get("anonymous") and voice and draft.get("voice_ok") != voice["sha256"])
+
+
+def _voice_label(turn: Turn, voice: dict) -> str:
+    return turn._("🎤 voice message, {seconds} s").format(seconds=round(voice["seconds"]))
+
+
 def _already_registered(turn: Turn, complaint) -> str:
     return turn._(
         "This complaint is already registered: No. {number}. The receipt code was sent "
@@ -539,9 +739,14 @@ def _already_registered(turn: Turn, complaint) -> str:
 
 
 def _draft_from(draft: dict) -> Draft:
+    voice = draft.get("voice")
+    videos = draft.get("videos", [])
+    media = [MediaFile(VIDEO, v["sha256"], v["path"], v["seconds"]) for v in videos]
+    if voice:
+        media.append(MediaFile(VOICE, voice["sha256"], voice["path"], voice["seconds"]))
     return Draft(
         category=draft["category"],
-        description=draft["description"],
+        description=VOICE_DESCRIPTION if voice else draft["description"],
         address=draft.get("address"),
         latitude=draft.get("latitude"),
         longitude=draft.get("longitude"),
@@ -550,4 +755,5 @@ def _draft_from(draft: dict) -> Draft:
         full_name=draft.get("full_name"),
         phone=draft.get("phone"),
         contact_address=draft.get("contact_address"),
+        media=media,
     )

@@ -21,6 +21,7 @@ class Attachment:
     fetch: Callable[[], Awaitable[bytes]]
     mime: str | None = None
     size: int | None = None
+    seconds: float | None = None  # a recording's length as the messenger states it, if it does
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class Reply:
     reply_to: int | None = None  # the messenger's id of the message this one answers
     force_reply: bool = False  # ask the reader to reply to this message (operators' prompts)
     document: Document | None = None  # sent before the text
+    videos: tuple[str, ...] = ()  # stored videos (paths under MEDIA_DIR), sent before the text
+    voice: str | None = None  # a stored voice message, sent before the text
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text}
@@ -96,6 +99,10 @@ class Reply:
             data["force_reply"] = True
         if self.document is not None:
             data["document"] = self.document.to_dict()
+        if self.videos:
+            data["videos"] = list(self.videos)
+        if self.voice:
+            data["voice"] = self.voice
         return data
 
     @classmethod
@@ -110,6 +117,8 @@ class Reply:
             reply_to=data.get("reply_to"),
             force_reply=bool(data.get("force_reply")),
             document=Document(**data["document"]) if data.get("document") else None,
+            videos=tuple(data.get("videos", ())),
+            voice=data.get("voice"),
         )
 
 

@@ -18,6 +18,7 @@ class State(StrEnum):
     CONTACT_ADDRESS = "complaint.contact_address"
     CONFIRM = "complaint.confirm"
     EDIT = "complaint.edit"
+    VOICE_CHOICE = "complaint.voice_choice"  # anonymous with a voice: keep, type instead, cancel
     UNFINISHED = "complaint.unfinished"  # leave the draft? continue or discard
     # checking a complaint by number and receipt code
     CHECK_NUMBER = "check.number"
@@ -61,7 +62,8 @@ DRAFT_STATES = frozenset(
         State.CONTACT_ADDRESS,
         State.CONFIRM,
         State.EDIT,
+        State.VOICE_CHOICE,
     }
 )
 # Steps reached from the summary's "Change something": each offers "Back to the summary".
-EDIT_STEP_STATES = DRAFT_STATES - {State.CONFIRM, State.EDIT}
+EDIT_STEP_STATES = DRAFT_STATES - {State.CONFIRM, State.EDIT, State.VOICE_CHOICE}

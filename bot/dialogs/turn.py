@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 class Limits:
     max_photos: int = 5
     max_photo_bytes: int = 10 * 1024 * 1024
+    max_videos: int = 3
+    max_video_bytes: int = 20 * 1024 * 1024  # videos and voice messages
+    max_video_seconds: int = 60
+    max_voice_seconds: int = 300
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,15 @@ from bot.domain.deadlines import (
     DeadlinePlanner,
     Extension,
 )
-from bot.storage.models import Citizen, Complaint, NewComplaint, NewOutboxMessage, Photo, Step
+from bot.storage.models import (
+    Citizen,
+    Complaint,
+    MediaFile,
+    NewComplaint,
+    NewOutboxMessage,
+    Photo,
+    Step,
+)
 from bot.storage.store import Store
 
 REGISTERED = "registered"
@@ -152,6 +160,7 @@ class Draft:
     full_name: str | None
     phone: str | None
     contact_address: str | None
+    media: list[MediaFile] = field(default_factory=list)  # videos, and a voice description
 
 
 @dataclass(frozen=True)
@@ -288,6 +297,7 @@ class ComplaintService:
                 due_at=deadlines[-1].due_at,
                 photos=draft.photos,
                 draft_key=draft_key,
+                media=draft.media,
             ),
             now=now,
             notify=notify,

@@ -11,6 +11,10 @@ baseline JPEG with no metadata at all. The original bytes are kept in memory onl
 photo is processed and are never written to disk. Files are named by the SHA-256 of the
 cleaned JPEG, so storing the same photo twice writes one file.
 
+Videos and voice messages are cleaned by remuxing them without metadata
+(:mod:`bot.domain.recordings`, off the event loop) and stored the same way, by the SHA-256 of
+the clean file, under ``video/`` and ``voice/``.
+
 Only a small set of photo formats is decoded (Pillow is never asked to try its other
 plugins, some of which run external programs), and oversized uploads are refused before
 their pixel data is decoded.
@@ -32,6 +36,8 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image, ImageOps
 
+from bot.domain.recordings import clean_video, clean_voice
+
 __all__ = [
     "NOT_AN_IMAGE",
     "TOO_LARGE",
@@ -39,6 +45,7 @@ __all__ = [
     "ImageRejected",
     "MediaStore",
     "StoredPhoto",
+    "StoredRecording",
     "sniff_image_type",
 ]
 
@@ -83,6 +90,18 @@ class StoredPhoto:
     width: int
     height: int
     size: int
+
+
+@dataclass(frozen=True)
+class StoredRecording:
+    """A cleaned video or voice message on disk (see `bot.domain.recordings`); ``path`` is
+    relative to the media directory."""
+
+    sha256: str
+    path: str
+    seconds: float
+    size: int
+    mime: str
 
 
 def sniff_image_type(data: bytes) -> str | None:
@@ -143,10 +162,12 @@ class MediaStore:
         media_dir: Path,
         max_bytes: int = 10 * 1024 * 1024,
         max_pixels: int = 40_000_000,
+        max_recording_bytes: int = 20 * 1024 * 1024,
     ) -> None:
         self.media_dir = Path(media_dir)
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
+        self.max_recording_bytes = max_recording_bytes
 
     async def save_photo(self, data: bytes) -> StoredPhoto:
         """Clean ``data`` and store it as a metadata-free JPEG.
@@ -158,6 +179,30 @@ class MediaStore:
         if not data:
             raise ImageRejected(NOT_AN_IMAGE)
         return await asyncio.to_thread(self._save_sync, bytes(data))
+
+    async def save_video(self, data: bytes, *, max_seconds: float) -> StoredRecording:
+        """Remux ``data`` into a metadata-free MP4 (off the event loop) and store it under
+        ``video/``. Raises ImageRejected(TOO_LARGE) or RecordingRejected."""
+        return await self._save_recording(data, "video", clean_video, max_seconds)
+
+    async def save_voice(self, data: bytes, *, max_seconds: float) -> StoredRecording:
+        """Remux a voice message's sound into a metadata-free Ogg or M4A file (off the event
+        loop) and store it under ``voice/``. Raises ImageRejected(TOO_LARGE) or
+        RecordingRejected."""
+        return await self._save_recording(data, "voice", clean_voice, max_seconds)
+
+    async def _save_recording(self, data, folder, clean, max_seconds) -> StoredRecording:
+        if len(data) > self.max_recording_bytes:
+            raise ImageRejected(TOO_LARGE)
+
+        def work() -> StoredRecording:
+            recording = clean(bytes(data), max_seconds)
+            sha = hashlib.sha256(recording.data).hexdigest()
+            rel = f"{folder}/{sha[:2]}/{sha}{recording.extension}"
+            self._write_once(self.media_dir / rel, recording.data)
+            return StoredRecording(sha, rel, recording.seconds, len(recording.data), recording.mime)
+
+        return await asyncio.to_thread(work)
 
     async def save_document(self, data: bytes, name: str) -> str:
         """Store a file the bot sends (not one a citizen sent: those are photos, cleaned);

@@ -26,6 +26,7 @@ from bot.domain.complaints import (
     ChangeResult,
 )
 from bot.domain.deadlines import ACKNOWLEDGEMENT, ANSWER, FORWARDING, REGISTRATION
+from bot.domain.recordings import VOICE_DESCRIPTION
 from bot.domain.workdays import MAX_EXTENSION_DAYS
 from bot.i18n import LANGUAGE_NAMES, N_, I18n, Texts
 from bot.storage.models import Complaint
@@ -80,6 +81,17 @@ def receipt_text(t: Texts, complaint: Complaint, code: str) -> str:
         _("You will get a message here every time the status changes."),
     ]
     return "\n".join(lines)
+
+
+def description_text(t: Texts, complaint: Complaint) -> str:
+    """The complaint's description to show: its text, or, for one told by voice, a line saying
+    so in the reader's language (the voice message itself is sent with it)."""
+    voice = complaint.voice
+    if voice is not None and complaint.description == VOICE_DESCRIPTION:
+        return t.gettext("🎤 The description is a voice message ({seconds} s), sent above.").format(
+            seconds=round(voice.seconds)
+        )
+    return complaint.description
 
 
 class ComplaintNotices:
@@ -174,6 +186,8 @@ class ComplaintNotices:
             )
         if complaint.photos:
             lines.append(_("Photos: {count}").format(count=len(complaint.photos)))
+        if complaint.videos:
+            lines.append(_("Videos: {count}").format(count=len(complaint.videos)))
         if complaint.is_anonymous:
             lines.append(_("Anonymous report: the sender's identity is protected."))
         else:
@@ -186,7 +200,7 @@ class ComplaintNotices:
             )
         lines.append(_("Written in: {language}").format(language=LANGUAGE_NAMES[complaint.locale]))
         lines.append("")
-        lines.append(complaint.description)
+        lines.append(description_text(t, complaint))
         options = tuple(
             Option(f"op:{action}:{complaint.id}", _(ACTION_LABELS[action]))
             for action, status in OPERATOR_ACTIONS.items()
@@ -200,12 +214,17 @@ class ComplaintNotices:
         return Rendered(self.operator_card_replies(complaint))
 
     def operator_card_replies(self, complaint: Complaint) -> list[Reply]:
-        """Photos first (when any), then the card with its buttons."""
+        """Photos and videos first (when any), the pin, the voice description, then the card
+        with its buttons."""
         replies = []
         if complaint.photos:
             replies.append(Reply(photos=tuple(p.path for p in complaint.photos)))
+        if complaint.videos:
+            replies.append(Reply(videos=tuple(v.path for v in complaint.videos)))
         if complaint.latitude is not None:
             replies.append(Reply(location=(complaint.latitude, complaint.longitude)))
+        if complaint.voice is not None:
+            replies.append(Reply(voice=complaint.voice.path))
         replies.append(self.operator_card(complaint))
         return replies
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import aiosqlite
 
 from bot.domain.deadlines import ANSWER, Deadline
+from bot.storage.complaint_media import insert_media
 from bot.storage.db import from_db, to_db
 from bot.storage.deadlines import insert_deadlines, insert_follow_up, meet_deadlines
 from bot.storage.models import (
@@ -196,7 +198,9 @@ class ComplaintRepo:
             "SELECT sha256, path FROM complaint_photos WHERE complaint_id = ? ORDER BY position",
             (row["id"],),
         )
-        return _complaint(row, tuple(Photo(p["sha256"], p["path"]) for p in photos))
+        complaint = _complaint(row, tuple(Photo(p["sha256"], p["path"]) for p in photos))
+        media = await self._store.complaint_media.of_complaint(complaint_id=complaint.id)
+        return replace(complaint, media=media) if media else complaint
 
 
 async def _complaint_of_draft(db: aiosqlite.Connection, draft_key: str | None) -> int | None:
@@ -250,6 +254,7 @@ async def _insert_complaint(db: aiosqlite.Connection, new: NewComplaint, now: da
         " created_at) VALUES (?, NULL, ?, 'citizen', ?)",
         (complaint_id, new.status, to_db(now)),
     )
+    await insert_media(db, complaint_id, new.media)
     return complaint_id
 
 

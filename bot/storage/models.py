@@ -35,6 +35,20 @@ class Photo:
 
 
 @dataclass(frozen=True)
+class MediaFile:
+    """A cleaned recording of a complaint: a video (evidence) or a voice message (the
+    description, told instead of typed). `path` is relative to MEDIA_DIR."""
+
+    kind: str  # VIDEO or VOICE
+    sha256: str
+    path: str
+    seconds: float
+
+
+VIDEO, VOICE = "video", "voice"
+
+
+@dataclass(frozen=True)
 class Complaint:
     id: int
     reg_number: str
@@ -55,6 +69,16 @@ class Complaint:
     updated_at: datetime
     photos: tuple[Photo, ...] = ()
     forwarded_to: str | None = None
+    media: tuple[MediaFile, ...] = ()  # videos and the voice description, in order
+
+    @property
+    def videos(self) -> tuple[MediaFile, ...]:
+        return tuple(m for m in self.media if m.kind == VIDEO)
+
+    @property
+    def voice(self) -> MediaFile | None:
+        """The voice message that is the complaint's description, if it was told by voice."""
+        return next((m for m in self.media if m.kind == VOICE), None)
 
 
 @dataclass(frozen=True)
@@ -79,6 +103,7 @@ class NewComplaint:
     due_at: datetime
     photos: list[Photo] = field(default_factory=list)
     draft_key: str | None = None
+    media: list[MediaFile] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

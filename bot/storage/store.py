@@ -18,6 +18,7 @@ import aiosqlite
 from bot.storage.broadcasts import BroadcastRepo
 from bot.storage.check_attempts import CheckAttemptRepo
 from bot.storage.citizens import CitizenRepo
+from bot.storage.complaint_media import ComplaintMediaRepo
 from bot.storage.complaints import ComplaintRepo
 from bot.storage.conversations import ConversationRepo
 from bot.storage.db import connect
@@ -42,6 +43,7 @@ class Store:
         self.inbound = InboundRepo(self)
         self.questions = QuestionRepo(self)
         self.check_attempts = CheckAttemptRepo(self)
+        self.complaint_media = ComplaintMediaRepo(self)
         self.deadlines = DeadlineRepo(self)
         self.surveys = SurveyRepo(self)
         self.hearings = HearingRepo(self)

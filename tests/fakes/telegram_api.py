@@ -295,6 +295,8 @@ class FakeTelegramAPI:
             return {"photo": [base | {"width": 800, "height": 600}]}
         if kind == "video":
             return {"video": base | {"width": 640, "height": 480, "duration": 1}}
+        if kind == "voice":
+            return {"voice": base | {"duration": 1}}
         return {"document": base | {"file_name": "document"}}
 
     def _m_getme(self, call: Call) -> dict[str, Any]:
@@ -320,6 +322,12 @@ class FakeTelegramAPI:
 
     def _m_sendphoto(self, call: Call) -> dict[str, Any]:
         return self._message(call, **self._media(call, "photo", call.params.get("photo")))
+
+    def _m_sendvideo(self, call: Call) -> dict[str, Any]:
+        return self._message(call, **self._media(call, "video", call.params.get("video")))
+
+    def _m_sendvoice(self, call: Call) -> dict[str, Any]:
+        return self._message(call, **self._media(call, "voice", call.params.get("voice")))
 
     def _m_senddocument(self, call: Call) -> dict[str, Any]:
         return self._message(call, **self._media(call, "document", call.params.get("document")))

@@ -2,6 +2,8 @@
 
 Type text, an option's number or label, or a command. Extra console commands:
   /photo PATH          attach an image file (any other file shows how refusals look)
+  /video PATH          attach a video file (cleaned of metadata like any video)
+  /voice PATH          send an audio file as a voice message (the description, by voice)
   /location LAT LON    send a location pin
   /contact PHONE       share a phone number
   /op                  list open complaints, as an operator sees them
@@ -38,8 +40,11 @@ ACTIONS_USAGE = "accept, forward, progress, answer TEXT, reject TEXT"
 def render(reply: Reply) -> str:
     """A reply as console text: photos and pins as notes, options as numbered lines."""
     lines = [f"[photo: {path}]" for path in reply.photos]
+    lines += [f"[video: {path}]" for path in reply.videos]
     if reply.location:
         lines.append(f"[location: {reply.location[0]:.5f}, {reply.location[1]:.5f}]")
+    if reply.voice:
+        lines.append(f"[voice: {reply.voice}]")
     if reply.document is not None:
         lines.append(f"[document {reply.document.name}: {reply.document.path}]")
     if reply.text:
@@ -74,14 +79,16 @@ class ConsoleChannel:
         return replace(document, path=str(self.media.open_path(path)), data=None)
 
 
-def _file_attachment(path_text: str) -> Attachment:
+def _file_attachment(path_text: str, kind: str | None = None) -> Attachment:
+    """The file as an attachment: `kind` as given (video, voice), else an image or a document
+    by its first bytes."""
     path = Path(path_text).expanduser()
 
     async def fetch() -> bytes:
         return await asyncio.to_thread(path.read_bytes)
 
     head = path.read_bytes()[:64] if path.is_file() else b""
-    kind = "image" if sniff_image_type(head) else "document"
+    kind = kind or ("image" if sniff_image_type(head) else "document")
     size = path.stat().st_size if path.is_file() else None
     return Attachment(kind, fetch, sniff_image_type(head), size)
 
@@ -96,6 +103,12 @@ def parse_line(line: str, user: str) -> Incoming | None:
         if not Path(path).expanduser().is_file():
             return None
         return Incoming(kind="photo", attachments=(_file_attachment(path),), **base)
+    if head in ("/video", "/voice") and len(words) > 1:
+        path = line.split(maxsplit=1)[1].strip()
+        if not Path(path).expanduser().is_file():
+            return None
+        attachment = _file_attachment(path, head.removeprefix("/"))
+        return Incoming(kind="file", attachments=(attachment,), **base)
     if head == "/location" and len(words) == 3:
         try:
             lat, lon = float(words[1]), float(words[2])

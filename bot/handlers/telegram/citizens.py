@@ -48,13 +48,18 @@ async def _not_downloadable() -> bytes:
 
 
 def message_to_incoming(
-    message: Message, bot: Bot, max_bytes: int = DEFAULT_MAX_DOWNLOAD
+    message: Message,
+    bot: Bot,
+    max_bytes: int = DEFAULT_MAX_DOWNLOAD,
+    max_recording_bytes: int = DEFAULT_MAX_DOWNLOAD,
 ) -> Incoming:
-    """Translate a Telegram message into the core's neutral event."""
+    """Translate a Telegram message into the core's neutral event (`max_recording_bytes`:
+    the download cap of videos and voice messages, at most what the Bot API allows)."""
     base = {"channel": CHANNEL, "user_key": str(message.chat.id)}
     if message.from_user and message.from_user.language_code:
         base["language_hint"] = message.from_user.language_code
-    attachment = _attachment(message, bot, max_bytes)
+    recording_cap = min(max_recording_bytes, DEFAULT_MAX_DOWNLOAD)
+    attachment = _attachment(message, bot, max_bytes, recording_cap)
     if attachment is not None:
         kind = "photo" if attachment.kind == "image" else "file"
         return Incoming(kind=kind, text=message.caption or "", attachments=(attachment,), **base)
@@ -79,7 +84,9 @@ def message_to_incoming(
     return Incoming(kind="text", text=text, **base)
 
 
-def _attachment(message: Message, bot: Bot, max_bytes: int) -> Attachment | None:
+def _attachment(
+    message: Message, bot: Bot, max_bytes: int, recording_cap: int
+) -> Attachment | None:
     if message.photo:
         largest = message.photo[-1]
         return Attachment(
@@ -87,19 +94,25 @@ def _attachment(message: Message, bot: Bot, max_bytes: int) -> Attachment | None
         )
     if message.document:
         doc = message.document
-        mime = doc.mime_type or ""
-        kind = "image" if mime.startswith("image/") else "document"
-        return Attachment(kind, _downloader(bot, doc.file_id, max_bytes), mime, doc.file_size)
+        mime = (doc.mime_type or "").lower()
+        kind = {"image": "image", "video": "video", "audio": "audio"}.get(
+            mime.split("/", 1)[0], "document"
+        )
+        cap = recording_cap if kind in ("video", "audio") else max_bytes
+        return Attachment(kind, _downloader(bot, doc.file_id, cap), mime, doc.file_size)
     for kind, field in (
         ("voice", "voice"),
         ("audio", "audio"),
         ("video", "video"),
         ("video", "video_note"),
         ("video", "animation"),
-        ("sticker", "sticker"),
     ):
-        if getattr(message, field, None) is not None:
-            return Attachment(kind, _not_downloadable)
+        if (media := getattr(message, field, None)) is not None:
+            fetch = _downloader(bot, media.file_id, recording_cap)
+            mime = getattr(media, "mime_type", None) or ("video/mp4" if kind == "video" else None)
+            return Attachment(kind, fetch, mime, media.file_size, media.duration)
+    if message.sticker is not None:
+        return Attachment("sticker", _not_downloadable)
     return None
 
 
@@ -122,10 +135,11 @@ def build_citizen_router(app) -> Router:
     router = Router(name="citizens")
     router.message.filter(_private_message)
     max_bytes = app.settings.max_photo_bytes
+    recording_bytes = app.settings.max_video_bytes
 
     @router.message()
     async def on_message(message: Message, bot: Bot, inbound: InboundRef | None = None) -> None:
-        event = message_to_incoming(message, bot, max_bytes)
+        event = message_to_incoming(message, bot, max_bytes, recording_bytes)
         await app.engine.handle(event, inbound=inbound, queue=True)
         await app.outbox.send_for(CHANNEL, str(message.chat.id))
 

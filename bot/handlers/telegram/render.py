@@ -85,7 +85,7 @@ class TelegramPart:
     """One Bot API call: the unit by which the outbox records progress, so a retry never
     repeats a call that Telegram already took."""
 
-    kind: Literal["photo", "album", "location", "document", "text"]
+    kind: Literal["photo", "album", "video", "location", "voice", "document", "text"]
     text: str = ""
     paths: tuple[str, ...] = ()
     location: tuple[float, float] | None = None
@@ -95,15 +95,19 @@ class TelegramPart:
 
 
 def telegram_parts(reply: Reply) -> list[TelegramPart]:
-    """A neutral reply as Bot API calls: photos, a pin, then its text cut to Telegram's limit,
-    the keyboard under the last piece."""
+    """A neutral reply as Bot API calls: photos, videos, a pin, a voice message, a document,
+    then its text cut to Telegram's limit, the keyboard under the last piece."""
     parts: list[TelegramPart] = []
     if len(reply.photos) == 1:
         parts.append(TelegramPart("photo", paths=reply.photos))
     for start in range(0, len(reply.photos) if len(reply.photos) > 1 else 0, ALBUM_LIMIT):
         parts.append(TelegramPart("album", paths=reply.photos[start : start + ALBUM_LIMIT]))
+    for path in reply.videos:  # one call each: sendVideo shows a player, an album would not
+        parts.append(TelegramPart("video", paths=(path,)))
     if reply.location:
         parts.append(TelegramPart("location", location=reply.location))
+    if reply.voice:
+        parts.append(TelegramPart("voice", paths=(reply.voice,)))
     if reply.document:
         parts.append(TelegramPart("document", document=reply.document))
     if reply.text:
@@ -155,6 +159,12 @@ class TelegramRenderer:
                 chat_id, [InputMediaPhoto(media=f) for f in files]
             )
             return album[0].message_id if album else None
+        if part.kind == "video":
+            file = FSInputFile(self.media.open_path(part.paths[0]))
+            return (await self.bot.send_video(chat_id, file)).message_id
+        if part.kind == "voice":
+            file = FSInputFile(self.media.open_path(part.paths[0]))
+            return (await self.bot.send_voice(chat_id, file)).message_id
         if part.kind == "location":
             return (await self.bot.send_location(chat_id, *part.location)).message_id
         if part.kind == "document":

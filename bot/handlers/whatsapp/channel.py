@@ -234,8 +234,8 @@ class WhatsAppChannel:
         return [Template(content_sid, {str(k): str(v) for k, v in variables.items()})], 0
 
     async def _free_form(self, replies: list[Reply]) -> list[str | Media]:
-        """Text bodies (short replies joined), and each photo and document as a media message
-        of its own, before the text of its reply."""
+        """Text bodies (short replies joined), and each photo, video, voice message and
+        document as a media message of its own, before the text of its reply."""
         parts: list[str | Media] = []
         texts: list[Reply] = []
         for reply in replies:
@@ -243,13 +243,15 @@ class WhatsAppChannel:
             if media:
                 parts += render_messages(texts) + media
                 texts = []
-            texts.append(replace(reply, photos=(), document=None))
+            texts.append(replace(reply, photos=(), document=None, videos=(), voice=None))
         return parts + render_messages(texts)
 
     async def _media_of(self, reply: Reply) -> list[Media]:
         if self.links is None:  # no public address: Twilio could not fetch them
             return []
-        paths = list(reply.photos)
+        paths = list(reply.photos) + list(reply.videos)
+        if reply.voice:
+            paths.append(reply.voice)
         if reply.document is not None:
             paths.append(await self._stored(reply.document))
         return [Media(self.links.url(path)) for path in paths]

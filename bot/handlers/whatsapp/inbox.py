@@ -68,18 +68,29 @@ def attachment_kind(content_type: str) -> str:
 class MediaFetcher:
     """Downloads Twilio media with the account's credentials, up to a size limit."""
 
-    def __init__(self, account_sid: str, auth_token: str, max_bytes: int) -> None:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        max_bytes: int,
+        max_recording_bytes: int | None = None,
+    ) -> None:
         self._auth = aiohttp.helpers.encode_basic_auth(account_sid, auth_token)
         self.max_bytes = max_bytes
+        # videos and voice messages may be larger than photos
+        self.max_recording_bytes = max_recording_bytes or max_bytes
         self._session: aiohttp.ClientSession | None = None
 
     def attachment(self, url: str, content_type: str) -> Attachment:
+        kind = attachment_kind(content_type)
+        cap = self.max_recording_bytes if kind in ("audio", "video") else self.max_bytes
+
         async def fetch() -> bytes:
-            return await self.download(url)
+            return await self.download(url, cap)
 
-        return Attachment(attachment_kind(content_type), fetch, content_type, None)
+        return Attachment(kind, fetch, content_type, None)
 
-    async def download(self, url: str) -> bytes:
+    async def download(self, url: str, max_bytes: int | None = None) -> bytes:
         """The media's bytes; raises for HTTP errors, `ImageRejected(TOO_LARGE)` when too big.
 
         Twilio answers with a redirect to its media store; aiohttp drops the Authorization
@@ -88,14 +99,15 @@ class MediaFetcher:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         headers = {"Authorization": self._auth}
+        cap = max_bytes or self.max_bytes
         async with self._session.get(url, headers=headers) as response:
             response.raise_for_status()
-            if (response.content_length or 0) > self.max_bytes:
+            if (response.content_length or 0) > cap:
                 raise ImageRejected(TOO_LARGE)
             data = bytearray()
             async for chunk in response.content.iter_chunked(64 * 1024):
                 data += chunk
-                if len(data) > self.max_bytes:
+                if len(data) > cap:
                     raise ImageRejected(TOO_LARGE)
         return bytes(data)
 
