@@ -31,9 +31,11 @@ from bot.domain.workdays import load_calendar
 from bot.i18n import I18n
 from bot.notices import Notices
 from bot.notices.complaints import ComplaintNotices
+from bot.notices.deadlines import DeadlineNotices
 from bot.notices.hearings import HearingNotices
 from bot.notices.questions import QuestionNotices
 from bot.notices.surveys import SurveyNotices
+from bot.notices.thread import ThreadNotices
 from bot.outbound import OutboxDispatcher
 from bot.storage.store import Store
 
@@ -145,10 +147,22 @@ async def build_app(
         concurrency=settings.outbox_concurrency,
     )
     # one renderer per kind of notice: ids in the row, text in the recipient's language when sent
+    complaint_notices = ComplaintNotices(store, i18n, content, settings.operator_locale)
     notices = Notices(
-        ComplaintNotices(store, i18n, content, settings.operator_locale),
+        complaint_notices,
         QuestionNotices(store, i18n, settings.operator_locale),
         SurveyNotices(store, i18n, settings.default_locale),
+        DeadlineNotices(
+            store,
+            i18n,
+            complaint_notices,
+            complaints,
+            planner,
+            clock,
+            soon_working_days=settings.deadline_remind_working_days,
+            max_items=settings.digest_max_items,
+        ),
+        ThreadNotices(store, i18n, complaint_notices),
     )
     for kind, renderer in notices.renderers().items():
         outbox.add_renderer(kind, renderer)

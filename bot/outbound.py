@@ -120,6 +120,9 @@ def is_secret(row: OutboxMessage) -> bool:
 SECRET_KINDS = frozenset({"reply", "receipt"})
 # Rows whose sent message is looked up by its messenger id later (an operator replies to it).
 TRACKED_KINDS = frozenset({"operator_prompt", "question_prompt"})
+# Kinds whose last message is kept by its messenger id: a complaint's card, so that reminders,
+# additions and answers can be posted as replies to it.
+TRACKED_LAST_KINDS = frozenset({"operator_card"})
 GROUP_GONE_PAUSE = timedelta(minutes=15)
 STOP_GRACE = 10.0  # seconds a stopping process waits for the calls under way
 
@@ -299,7 +302,7 @@ class OutboxDispatcher:
             now=self.clock.now(),
             scrub=is_secret(row) and not confirms_later,
             parts_done=len(parts),
-            provider_sid=self._kept(channel, row, last_id),
+            provider_sid=self._kept(channel, row, last_id, last=True),
         )
         await self._note_pushed_options(row, rendered)
         return 1
@@ -323,10 +326,14 @@ class OutboxDispatcher:
             raise _Stopping
 
     @staticmethod
-    def _kept(channel: Channel, row: OutboxMessage, provider_id: str | None) -> str | None:
+    def _kept(
+        channel: Channel, row: OutboxMessage, provider_id: str | None, last: bool = False
+    ) -> str | None:
         """The messenger's id of a sent message, where something will look it up later: a
         delivery callback (WhatsApp), or an operator's reply to a prompt."""
         if getattr(channel, "confirms_delivery_later", False) or row.kind in TRACKED_KINDS:
+            return provider_id
+        if last and row.kind in TRACKED_LAST_KINDS:
             return provider_id
         return None
 

@@ -7,15 +7,19 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.jobs import (
     broadcasts,
-    deadline_digest,
+    deadline_watch,
+    follow_ups,
     hearing_reminders,
+    morning_digest,
     outbox_delivery,
     survey_invitations,
 )
 
 JOBS = [
     outbox_delivery,
-    deadline_digest,
+    deadline_watch,
+    morning_digest,
+    follow_ups,
     survey_invitations,
     hearing_reminders,
     broadcasts,

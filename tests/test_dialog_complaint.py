@@ -91,7 +91,7 @@ async def test_anonymous_card_hides_identity(app, chat):
     assert "Aibek" not in card.text
     assert {o.id for o in card.options} == {
         f"op:{a}:{complaint.id}"
-        for a in ("accept", "forward", "progress", "extend", "answer", "reject")
+        for a in ("accept", "forward", "progress", "extend", "answer", "reject", "ask")
     }
 
 

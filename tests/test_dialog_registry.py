@@ -26,6 +26,8 @@ EXPECTED_DIALOG_MODULES = {"start", "menu", "complaint", "check", "mine", "faq_f
     "survey",
     "hearings",
     "topics",
+    "follow_up",
+    "thread",
 }
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from bot.app import build_app
 from bot.dialogs.events import Reply
-from bot.jobs.deadline_digest import queue_digest
 from bot.outbound import RecipientGone, RetryLater, TransientError, replies_message
 from bot.storage.store import Store
 from tests.conftest import Chat, file_complaint, make_settings, rendered_text
@@ -158,16 +157,6 @@ async def test_answer_needs_text_and_closes_the_complaint(app, chat):
     assert not (await app.complaints.act_by_number("26-00001", "progress", CONSOLE_OPERATOR)).ok
     [notice] = await app.store.outbox.list(kind="status_update")
     assert "Фонари заменены" in await rendered_text(app, notice)
-
-
-async def test_deadline_digest_once_a_day(app, chat, clock):
-    await file_complaint(chat)
-    assert await queue_digest(app) == 0
-    clock.advance(days=13)
-    assert await queue_digest(app) == 1
-    assert await queue_digest(app) == 1
-    digests = await app.store.outbox.list(kind="deadline_digest")
-    assert len(digests) == 1 and "26-00001" in digests[0].payload["replies"][0]["text"]
 
 
 async def test_logs_hold_no_identity_or_text_of_anonymous_reports(app, caplog):

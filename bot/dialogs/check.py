@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.dialogs.common import cancel_option, text_input
+from bot.dialogs.common import cancel_option, remember_verified, text_input, thread_options
 from bot.dialogs.dialog import Command, Dialog, MenuEntry
 from bot.dialogs.events import Reply
 from bot.dialogs.inputs import is_reg_number
@@ -84,7 +84,10 @@ class CheckDialog(Dialog):
             if not await self._check_locked(turn, number):
                 await self.nav.to_menu(turn)
             return
-        turn.say(await self._status_report(turn, complaint))
+        remember_verified(turn.conv.data, complaint.id)
+        turn.say(
+            await self._status_report(turn, complaint), options=thread_options(turn, complaint)
+        )
         await self.nav.to_menu(turn)
 
     async def _check_locked(self, turn: Turn, number: str) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from bot.dialogs.events import Incoming, Option
 from bot.dialogs.states import DRAFT_STATES, PHOTO_STATES, State
 from bot.dialogs.turn import Nav, Turn
+from bot.domain.complaints import OPEN_STATUSES
 
 # Dialogs other dialogs (or the kernel) open by name.
 LANGUAGE = "language"
@@ -87,3 +88,32 @@ def wrong_kind(turn: Turn) -> str:
     if event.kind == "option":
         return turn._("Please type the answer as text.")
     return turn._("I expected a text message here.")
+
+
+# After filing (`thread.py`): the buttons that add to or withdraw an open complaint, offered by
+# "My complaints" and after a check by number and code.
+THREAD_PREFIX = "cx:"  # cx:add:<id>, cx:withdraw:<id>
+VERIFIED_KEY = "verified"  # complaint ids checked by number and code in this conversation
+
+
+def remember_verified(data: dict, complaint_id: int) -> None:
+    """A complaint checked by number and receipt code may be added to or withdrawn here."""
+    verified = [i for i in data.get(VERIFIED_KEY, []) if i != complaint_id][-9:]
+    data[VERIFIED_KEY] = [*verified, complaint_id]
+
+
+def thread_options(turn: Turn, complaint) -> tuple[Option, ...]:
+    """The "add" and "withdraw" buttons of an open complaint (none for a closed one)."""
+    if complaint.status not in OPEN_STATUSES:
+        return ()
+    _ = turn._
+    number = complaint.reg_number
+    return (
+        Option(
+            f"{THREAD_PREFIX}add:{complaint.id}", _("➕ Add to No. {number}").format(number=number)
+        ),
+        Option(
+            f"{THREAD_PREFIX}withdraw:{complaint.id}",
+            _("↩️ Withdraw No. {number}").format(number=number),
+        ),
+    )

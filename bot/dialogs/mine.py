@@ -7,15 +7,17 @@ prompt, and the citizen stays where they were.
 
 from __future__ import annotations
 
+from bot.dialogs.common import thread_options
 from bot.dialogs.dialog import Command, Dialog, MenuEntry, Route
 from bot.dialogs.events import Option
 from bot.dialogs.turn import Turn
-from bot.domain.complaints import issue_receipt
+from bot.domain.complaints import OPEN_STATUSES, issue_receipt
 from bot.i18n import N_
 from bot.notices.complaints import STATUS_LABELS
 
 RECEIPT_PREFIX = "receipt:new:"
 MAX_RECEIPT_BUTTONS = 5
+MAX_THREAD_COMPLAINTS = 3  # the newest open ones get "add" and "withdraw" buttons
 
 
 class MyComplaintsDialog(Dialog):
@@ -51,6 +53,13 @@ class MyComplaintsDialog(Dialog):
                 )
                 for c in complaints[:MAX_RECEIPT_BUTTONS]
             )
+            open_ones = [c for c in complaints if c.status in OPEN_STATUSES]
+            for complaint in open_ones[:MAX_THREAD_COMPLAINTS]:
+                options += thread_options(turn, complaint)
+            if open_ones:
+                lines.append(
+                    _("You can add information or photos to an open complaint, or withdraw it.")
+                )
             turn.say("\n".join(lines), options=options)
         await self.nav.to_menu(turn)
 

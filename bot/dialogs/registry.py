@@ -14,6 +14,7 @@ from bot.dialogs.complaint import ComplaintDialog
 from bot.dialogs.dialog import Dialog, Handler, MenuEntry, Route
 from bot.dialogs.events import Option, Reply
 from bot.dialogs.faq_flow import FaqDialog
+from bot.dialogs.follow_up import FollowUpDialog
 from bot.dialogs.hearings import HearingsDialog
 from bot.dialogs.menu import MenuDialog
 from bot.dialogs.mine import MyComplaintsDialog
@@ -21,6 +22,7 @@ from bot.dialogs.pushed import declare_pushed
 from bot.dialogs.start import LanguageDialog
 from bot.dialogs.subscription import SubscriptionDialog
 from bot.dialogs.survey import SurveyDialog
+from bot.dialogs.thread import ComplaintThreadDialog
 from bot.dialogs.topics import TopicsDialog
 from bot.dialogs.turn import Turn
 
@@ -36,6 +38,8 @@ DIALOGS: tuple[type[Dialog], ...] = (
     SurveyDialog,
     HearingsDialog,
     TopicsDialog,
+    FollowUpDialog,
+    ComplaintThreadDialog,
 )
 
 Prompt = Callable[[Turn], Reply]

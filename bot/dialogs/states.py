@@ -44,6 +44,11 @@ class State(StrEnum):
     # public hearings and the topics of announcements
     HEARING_PROPOSAL = "hearings.proposal"  # a citizen's proposal for a hearing
     TOPICS = "topics.choose"  # the topics a citizen wants announcements about
+    # after filing: additions, withdrawal, answers to the operators' questions, the follow-up
+    ADDING = "thread.adding"  # adding text or photos to an open complaint
+    WITHDRAW_CONFIRM = "thread.withdraw"  # really withdraw it?
+    CLARIFY_ANSWER = "thread.clarify"  # answering an operator's clarifying question
+    FOLLOW_UP_REASON = "follow_up.reason"  # "not solved": what is still wrong
 
 
 # States in which a photo is added to the complaint being written.

@@ -27,6 +27,8 @@ from bot.domain.deadlines import (
     DeadlinePlanner,
     Extension,
 )
+from bot.storage.complaint_messages import ADDITION, QUESTION, ComplaintMessage
+from bot.storage.complaint_messages import ANSWER as ANSWER_MESSAGE
 from bot.storage.models import (
     Citizen,
     Complaint,
@@ -297,6 +299,7 @@ class ComplaintService:
                 due_at=deadlines[-1].due_at,
                 photos=draft.photos,
                 draft_key=draft_key,
+                operator_group=None if group is None else str(group),
                 media=draft.media,
             ),
             now=now,
@@ -421,12 +424,104 @@ class ComplaintService:
             )
         return notify
 
+    def default_group(self) -> str | None:
+        """The group of complaints registered before groups were stored, and of the rest."""
+        group = self.operator_recipient or self.content.default_route or self.operator_chat_id
+        return None if group is None else str(group)
+
+    def operator_groups(self) -> list[str]:
+        """Every operator group complaints can be routed to."""
+        if self.operator_recipient is not None:
+            return [str(self.operator_recipient)]
+        return sorted(str(chat) for chat in self.content.operator_chats(self.operator_chat_id))
+
     def group_of(self, complaint: Complaint) -> str | None:
-        """The operator group a complaint is routed to (by its category)."""
+        """The operator group a complaint was routed to (by its category, when registered)."""
+        if complaint.operator_group is not None:
+            return complaint.operator_group
         group = self.operator_recipient or self.content.operator_chat_for(
             complaint.category, self.operator_chat_id
         )
         return None if group is None else str(group)
+
+    async def add_from_citizen(
+        self, complaint: Complaint, text: str | None, photos: list[str], step: Step
+    ) -> int | None:
+        """The citizen adds information or photos to an open complaint; the group gets it as
+        a reply to the card, with nothing of who sent it."""
+        return await self.store.complaint_messages.add(
+            complaint_id=complaint.id,
+            kind=ADDITION,
+            body=text,
+            photos=photos,
+            now=self.clock.now(),
+            notify=self._to_group(complaint, "complaint_addition"),
+            step=step,
+        )
+
+    async def ask_citizen(
+        self,
+        complaint_id: int,
+        text: str,
+        operator: OperatorRef,
+        *,
+        dedupe: str | None = None,
+    ) -> ChangeResult:
+        """An operator's clarifying question, pushed to the citizen with an "Answer" button;
+        only while the complaint is open."""
+        complaint = await self.store.complaints.get(complaint_id=complaint_id)
+        if complaint is None:
+            return ChangeResult(False, None, "not_found")
+        if complaint.status not in OPEN_STATUSES:
+            return ChangeResult(False, complaint, "not_allowed")
+        text = text.strip()
+        if not text:
+            return ChangeResult(False, complaint, "needs_text")
+        citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
+        notify = []
+        if citizen is not None:
+            notify.append(
+                NewOutboxMessage(
+                    channel=citizen.channel,
+                    recipient=citizen.user_key,
+                    citizen_id=citizen.id,
+                    kind="clarification",
+                    payload={"message_id": None},
+                )
+            )
+        added = await self.store.complaint_messages.add(
+            complaint_id=complaint.id,
+            kind=QUESTION,
+            body=text,
+            asked_by=operator.name,
+            now=self.clock.now(),
+            dedupe_key=dedupe,
+            notify=notify,
+        )
+        return ChangeResult(added is not None, complaint, "" if added else "stale")
+
+    async def answer_from_citizen(
+        self, question: ComplaintMessage, text: str | None, photos: list[str], step: Step
+    ) -> int | None:
+        """The citizen's answer to a clarifying question, to the group under the card."""
+        complaint = await self.store.complaints.get(complaint_id=question.complaint_id)
+        return await self.store.complaint_messages.add(
+            complaint_id=complaint.id,
+            kind=ANSWER_MESSAGE,
+            body=text,
+            photos=photos,
+            answers=question.id,
+            now=self.clock.now(),
+            dedupe_key=f"answer:{question.id}",
+            notify=self._to_group(complaint, "clarification_answer"),
+            step=step,
+        )
+
+    def _to_group(self, complaint: Complaint, kind: str) -> list[NewOutboxMessage]:
+        group = self.group_of(complaint)
+        if group is None:
+            return []
+        return [NewOutboxMessage(self.operator_channel, group, kind, {"message_id": None})]
 
     async def act_by_number(
         self, reg_number: str, action: str, operator: Actor, note: str | None = None

@@ -15,7 +15,7 @@ time a configurable number of working days before, and a supervisor is told once
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 
 from bot.domain.workdays import WorkCalendar, extension_allowed
 
@@ -117,6 +117,16 @@ class DeadlinePlanner:
         """The end of the working day `days` working days after today (local)."""
         day = self.calendar.add_working_days(now.astimezone(self.tz).date(), days)
         return datetime.combine(day, time(23, 59, 59), tzinfo=self.tz)
+
+    def working_days_between(self, now: datetime, due_at: datetime) -> int:
+        """Working days after today up to and including the due date's day (0: due today or
+        past)."""
+        day, last = now.astimezone(self.tz).date(), due_at.astimezone(self.tz).date()
+        count = 0
+        while day < last:
+            day += timedelta(days=1)
+            count += self.calendar.is_working_day(day)
+        return count
 
     def is_working_day(self, moment: datetime) -> bool:
         return self.calendar.is_working_day(moment.astimezone(self.tz).date())

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.notices.complaints import ComplaintNotices
+from bot.notices.deadlines import DeadlineNotices
 from bot.notices.questions import QuestionNotices
 from bot.notices.surveys import SurveyNotices
+from bot.notices.thread import ThreadNotices
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,8 @@ class Notices:
     complaints: ComplaintNotices
     questions: QuestionNotices
     surveys: SurveyNotices
+    deadlines: DeadlineNotices
+    thread: ThreadNotices
 
     def renderers(self) -> dict:
         """Outbox kind -> its renderer: the one place that says how each kind is written."""
@@ -29,4 +33,6 @@ class Notices:
             "question_answer": self.questions.render_answer,
             "question_note": self.questions.render_answered_note,
             "survey_invitation": self.surveys.render_invitation,
+            **self.deadlines.renderers(),
+            **self.thread.renderers(),
         }

@@ -206,6 +206,8 @@ class ComplaintNotices:
             for action, status in OPERATOR_ACTIONS.items()
             if status in TRANSITIONS[complaint.status]
         )
+        if complaint.status in OPEN_STATUSES:
+            options += (Option(f"op:ask:{complaint.id}", _("❔ Ask the citizen")),)
         return Reply(text="\n".join(lines), options=options)
 
     async def render_card_payload(self, payload: dict) -> Rendered:
@@ -254,6 +256,11 @@ class ComplaintNotices:
         complaint = result.complaint
         if complaint is None:
             return _("This button is no longer valid.")
+        if result.reason == "not_allowed" and new_status not in STATUS_LABELS:
+            return _(
+                "Complaint No. {number} is «{status}»: questions can be asked only while it is "
+                "open."
+            ).format(number=complaint.reg_number, status=_(STATUS_LABELS[complaint.status]))
         if result.reason == "not_allowed":
             return _("Complaint No. {number} is «{status}»: it cannot become «{new}».").format(
                 number=complaint.reg_number,
@@ -296,5 +303,14 @@ class ComplaintNotices:
                 "with the text.\n"
                 "/queue shows what waits to be sent and why; /reload reloads the FAQ after its "
                 "file was edited."
+            )
+            + "\n\n"
+            + _(
+                "⏳ Extend asks for the new date and the reason (at most 30 days beyond the answer "
+                "deadline). ❔ Ask the citizen sends them a question; their answer and anything "
+                "they add appear here under the card.\n"
+                "Reminders come 2 working days before each deadline, and every working morning a "
+                "digest. /overdue and /due list the deadlines of this group; /complaint 26-00042 "
+                "shows one complaint with its history and deadlines."
             )
         )

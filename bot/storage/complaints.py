@@ -238,6 +238,7 @@ async def _insert_complaint(db: aiosqlite.Connection, new: NewComplaint, now: da
         "due_at": to_db(new.due_at),
         "updated_at": to_db(now),
         "draft_key": new.draft_key,
+        "operator_group": new.operator_group,
     }
     async with db.execute(
         f"INSERT INTO complaints ({', '.join(columns)})"

@@ -16,8 +16,8 @@ import aiosqlite
 
 from bot.domain.deadlines import Deadline
 from bot.storage.db import from_db, to_db
-from bot.storage.models import NewOutboxMessage
-from bot.storage.writes import insert_outbox
+from bot.storage.models import NewOutboxMessage, Step
+from bot.storage.writes import apply_step, insert_outbox
 
 if TYPE_CHECKING:
     from bot.storage.store import Store
@@ -34,10 +34,19 @@ class RunningDeadline:
     complaint_id: int
     reg_number: str
     category: str
+    operator_group: str | None
     kind: str
     due_at: datetime
     remind_at: datetime
     watch_at: datetime | None
+
+
+@dataclass(frozen=True)
+class GroupScope:
+    """One operator group; the default group also holds complaints with no group stored."""
+
+    chat: str
+    is_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,7 @@ def _running(row: aiosqlite.Row) -> RunningDeadline:
         row["complaint_id"],
         row["reg_number"],
         row["category"],
+        row["operator_group"],
         row["kind"],
         from_db(row["due_at"]),
         from_db(row["remind_at"]),
@@ -122,7 +132,8 @@ def _running(row: aiosqlite.Row) -> RunningDeadline:
 
 
 _RUNNING_SELECT = (
-    "SELECT d.complaint_id, c.reg_number, c.category, d.kind, d.due_at, d.remind_at, d.watch_at"
+    "SELECT d.complaint_id, c.reg_number, c.category, c.operator_group, d.kind, d.due_at,"
+    " d.remind_at, d.watch_at"
     " FROM complaint_deadlines d JOIN complaints c ON c.id = d.complaint_id"
 )
 
@@ -179,10 +190,10 @@ class DeadlineRepo:
         return True
 
     async def running_before(
-        self, *, moment: datetime, categories: Iterable[str] | None = None, limit: int = 50
+        self, *, moment: datetime, group: GroupScope | None = None, limit: int = 50
     ) -> list[RunningDeadline]:
-        """Running deadlines due before `moment`, most urgent first (of these categories)."""
-        where, params = self._categories(categories)
+        """Running deadlines due before `moment`, most urgent first (of one operator group)."""
+        where, params = self._group(group)
         rows = await self._store.fetchall(
             f"{_RUNNING_SELECT} WHERE d.met_at IS NULL AND d.kind IN ({_WATCHED_SQL})"
             f" AND d.due_at <= ?{where} ORDER BY d.due_at LIMIT ?",
@@ -191,11 +202,11 @@ class DeadlineRepo:
         return [_running(row) for row in rows]
 
     async def count_before(
-        self, *, bounds: Iterable[datetime], categories: Iterable[str] | None = None
+        self, *, bounds: Iterable[datetime], group: GroupScope | None = None
     ) -> list[int]:
         """For each bound (ascending), how many running deadlines are due before it."""
         bounds = list(bounds)
-        where, params = self._categories(categories)
+        where, params = self._group(group)
         sums = ", ".join("SUM(CASE WHEN d.due_at <= ? THEN 1 ELSE 0 END)" for _ in bounds)
         row = await self._store.fetchone(
             f"SELECT {sums} FROM complaint_deadlines d JOIN complaints c"
@@ -241,14 +252,30 @@ class DeadlineRepo:
                 await insert_outbox(db, message, now)
         return True
 
+    async def note_follow_up_outcome(
+        self, *, event_id: int, outcome: str, now: datetime, step: Step | None = None
+    ) -> bool:
+        """The citizen's answer that changes no status ("don't know"), with their dialog step;
+        False when an answer was recorded before."""
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE complaint_followups SET outcome = ?, outcome_at = ?"
+                " WHERE event_id = ? AND outcome IS NULL",
+                (outcome, to_db(now), event_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            if step is not None:
+                await apply_step(db, step)
+        return True
+
     @staticmethod
-    def _categories(categories: Iterable[str] | None) -> tuple[str, tuple[str, ...]]:
-        if categories is None:
+    def _group(group: GroupScope | None) -> tuple[str, tuple]:
+        if group is None:
             return "", ()
-        chosen = tuple(categories)
-        if not chosen:
-            return " AND 1 = 0", ()
-        return f" AND c.category IN ({','.join('?' * len(chosen))})", chosen
+        if group.is_default:
+            return " AND (c.operator_group = ? OR c.operator_group IS NULL)", (group.chat,)
+        return " AND c.operator_group = ?", (group.chat,)
 
 
 def _follow_up(row: aiosqlite.Row) -> FollowUp:

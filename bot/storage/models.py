@@ -69,6 +69,7 @@ class Complaint:
     updated_at: datetime
     photos: tuple[Photo, ...] = ()
     forwarded_to: str | None = None
+    operator_group: str | None = None  # where its card went; None: the default group
     media: tuple[MediaFile, ...] = ()  # videos and the voice description, in order
 
     @property
@@ -104,6 +105,7 @@ class NewComplaint:
     photos: list[Photo] = field(default_factory=list)
     draft_key: str | None = None
     media: list[MediaFile] = field(default_factory=list)
+    operator_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ _LANE_OF_KIND = {
     "group_note": REPLY_LANE,
     "change_note": REPLY_LANE,
     "question_note": REPLY_LANE,
+    "complaint_addition": REPLY_LANE,
+    "clarification_answer": REPLY_LANE,
     "operator_prompt": REPLY_LANE,
     "question_prompt": REPLY_LANE,
     # broadcasts to many

@@ -55,17 +55,20 @@ class OutboxRepo:
         messages: Iterable[NewOutboxMessage],
         now: datetime,
         inbound: InboundRef | None = None,
-    ) -> None:
-        """Queue messages; with `inbound`, mark that journal entry handled in the same
-        transaction (the messages are what handling it produced)."""
+    ) -> int:
+        """Queue messages (returns how many were new: a dedupe key queued before counts 0);
+        with `inbound`, mark that journal entry handled in the same transaction (the messages
+        are what handling it produced)."""
         messages = list(messages)
         if not messages and inbound is None:
-            return
+            return 0
+        added = 0
         async with self._store.transaction() as db:
             for message in messages:
-                await insert_outbox(db, message, now)
+                added += await insert_outbox(db, message, now)
             if inbound is not None:
                 await mark_inbound_done(db, inbound)
+        return added
 
     async def due(
         self, *, now: datetime, limit: int = 50, channel: str | None = None,
@@ -234,6 +237,19 @@ class OutboxRepo:
             (provider_sid,),
         )
         return _outbox(row) if row else None
+
+    async def message_id_of(self, *, dedupe_key: str) -> int | None:
+        """The messenger's message id of a sent row known by its dedupe key (a complaint's
+        card: "operator_card:<id>"), for replies to it; None if it was not sent (yet)."""
+        row = await self._store.fetchone(
+            "SELECT d.provider_sid FROM outbox o JOIN outbox_deliveries d ON d.outbox_id = o.id"
+            " WHERE o.dedupe_key = ? ORDER BY d.updated_at DESC LIMIT 1",
+            (dedupe_key,),
+        )
+        if row is None:
+            return None
+        message = row["provider_sid"].rpartition(":")[2]
+        return int(message) if message.isdigit() else None
 
     async def record_delivery(
         self, *, provider_sid: str, status: str, error_code: str | None, now: datetime

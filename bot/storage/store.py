@@ -19,6 +19,7 @@ from bot.storage.broadcasts import BroadcastRepo
 from bot.storage.check_attempts import CheckAttemptRepo
 from bot.storage.citizens import CitizenRepo
 from bot.storage.complaint_media import ComplaintMediaRepo
+from bot.storage.complaint_messages import ComplaintMessageRepo
 from bot.storage.complaints import ComplaintRepo
 from bot.storage.conversations import ConversationRepo
 from bot.storage.db import connect
@@ -44,6 +45,7 @@ class Store:
         self.questions = QuestionRepo(self)
         self.check_attempts = CheckAttemptRepo(self)
         self.complaint_media = ComplaintMediaRepo(self)
+        self.complaint_messages = ComplaintMessageRepo(self)
         self.deadlines = DeadlineRepo(self)
         self.surveys = SurveyRepo(self)
         self.hearings = HearingRepo(self)

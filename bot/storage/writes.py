@@ -20,8 +20,9 @@ from bot.storage.models import (
 )
 
 
-async def insert_outbox(db: aiosqlite.Connection, message: NewOutboxMessage, now: datetime) -> None:
-    await db.execute(
+async def insert_outbox(db: aiosqlite.Connection, message: NewOutboxMessage, now: datetime) -> int:
+    """Queue one message; 0 when its dedupe key is queued already, else 1."""
+    cursor = await db.execute(
         "INSERT INTO outbox (channel, recipient, citizen_id, kind, payload, dedupe_key,"
         " next_attempt_at, created_at, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT DO NOTHING",
@@ -37,6 +38,7 @@ async def insert_outbox(db: aiosqlite.Connection, message: NewOutboxMessage, now
             lane_of(message.kind) if message.lane is None else message.lane,
         ),
     )
+    return cursor.rowcount
 
 
 async def save_conversation(

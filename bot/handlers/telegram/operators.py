@@ -26,11 +26,18 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot.dialogs.events import Reply
-from bot.domain.complaints import NEEDS_TEXT, OPERATOR_ACTIONS, OperatorRef, group_message
+from bot.domain.complaints import (
+    NEEDS_TEXT,
+    OPERATOR_ACTIONS,
+    OperatorRef,
+    group_message,
+    normalize_reg_number,
+)
 from bot.handlers.operator_tools import broadcast_report, queue_report, reload_faq
 from bot.handlers.telegram.citizens import answer_query
 from bot.handlers.telegram.render import inline_keyboard
 from bot.notices.survey_report import stats_reply
+from bot.storage.deadlines import GroupScope
 from bot.storage.models import InboundRef
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,8 @@ MEMBER_STATUSES = {"creator", "administrator", "member"}
 MEMBERSHIP_TTL = 300.0
 MAX_ANSWER = 4000
 PROMPT_KINDS = ("operator_prompt", "question_prompt")
+ASK = "ask"  # the card's "ask the citizen" button: a question, not a change of status
+DEADLINE_COMMANDS = ("overdue", "due", "complaint")
 
 
 class OperatorAuth:
@@ -139,7 +148,8 @@ def build_operator_router(app) -> Router:
     async def on_action(query: CallbackQuery, bot: Bot, inbound: InboundRef | None = None) -> None:
         parts = (query.data or "").split(":")
         status = OPERATOR_ACTIONS.get(parts[1]) if len(parts) == 3 else None
-        valid = status is not None and parts[2].isascii() and parts[2].isdigit()
+        asking = len(parts) == 3 and parts[1] == ASK
+        valid = (status is not None or asking) and parts[2].isascii() and parts[2].isdigit()
         complaint = await app.store.complaints.get(complaint_id=int(parts[2])) if valid else None
         if complaint is None or query.message is None:
             await answer_query(query, _("This button is no longer valid."))
@@ -152,7 +162,7 @@ def build_operator_router(app) -> Router:
         if group != str(chat_id):
             await answer_query(query, _("This complaint belongs to another operator group."))
             return
-        if status in NEEDS_TEXT:
+        if status in NEEDS_TEXT or asking:
             await _ask_for_text(query, complaint, parts[1], inbound)
             return
         result = await service.apply(
@@ -180,6 +190,11 @@ def build_operator_router(app) -> Router:
             "forward": _(
                 "Reply to this message with the competent body complaint No. {number} was "
                 "forwarded to (and, if you like, what happens next)."
+            ),
+            "ask": _(
+                "Reply to this message with your question for the author of complaint No. "
+                "{number}. They will get it with an «Answer» button; their answer comes back "
+                "here. The author's identity stays hidden, as on the card."
             ),
             "extend": _(
                 "Reply to this message with the new answer date for complaint No. {number} and "
@@ -263,6 +278,18 @@ def build_operator_router(app) -> Router:
         if prompt.kind == "question_prompt":
             await _answer_question(message, prompt.payload["question_id"], text, inbound)
             return
+        if prompt.payload["action"] == ASK:
+            asked = await service.ask_citizen(
+                prompt.payload["complaint_id"],
+                text,
+                _operator(message.from_user),
+                dedupe=_key("ask", inbound),
+            )
+            if asked.ok:
+                await say(message, _("The question was sent to the citizen."), inbound)
+            else:
+                await say(message, await refusal(asked, ASK), inbound)
+            return
         result = await service.apply(
             prompt.payload["complaint_id"],
             OPERATOR_ACTIONS[prompt.payload["action"]],
@@ -292,7 +319,9 @@ def build_operator_router(app) -> Router:
         else:
             await say(message, _("This question has already been answered."), inbound)
 
-    @router.message(Command("help", "start", "queue", "reload", "stats", "report"))
+    @router.message(
+        Command("help", "start", "queue", "reload", "stats", "report", *DEADLINE_COMMANDS)
+    )
     async def on_command(message: Message, bot: Bot, inbound: InboundRef | None = None) -> None:
         if message.from_user is None or not await auth.allows(
             bot, message.from_user.id, message.chat.id
@@ -305,7 +334,9 @@ def build_operator_router(app) -> Router:
             reply = replace(reply, reply_to=message.message_id)
             await post(message.chat.id, "group_note", reply, inbound)
             return
-        if command == "queue":
+        if command in DEADLINE_COMMANDS:
+            text = await _deadline_command(message, command)
+        elif command == "queue":
             text = await queue_report(app)
         elif command == "reload":
             text = reload_faq(app)
@@ -314,6 +345,23 @@ def build_operator_router(app) -> Router:
         else:
             text = notices.operator_help()
         await say(message, text, inbound)
+
+    async def _deadline_command(message: Message, command: str) -> str:
+        """/overdue and /due for this group; /complaint 26-00042 for one of its complaints."""
+        chat = str(message.chat.id)
+        scope = GroupScope(chat, chat == service.default_group())
+        if command == "overdue":
+            return await app.notices.deadlines.overdue_text(scope)
+        if command == "due":
+            return await app.notices.deadlines.due_text(scope)
+        words = (message.text or "").split()[1:]
+        number = normalize_reg_number(" ".join(words)) if words else ""
+        complaint = await app.store.complaints.by_number(reg_number=number) if number else None
+        if complaint is None:
+            return _("Write the number after the command, e.g. /complaint 26-00042.")
+        if service.group_of(complaint) != chat:
+            return _("This complaint belongs to another operator group.")
+        return await app.notices.deadlines.complaint_text(complaint.id)
 
     @router.message()
     async def ignore_chatter(message: Message) -> None:

@@ -42,3 +42,8 @@ CREATE TABLE complaint_messages (
     created_at   TEXT NOT NULL
 );
 CREATE INDEX complaint_messages_by_complaint ON complaint_messages (complaint_id, id);
+
+-- The operator group a complaint was routed to when it was registered: its card lives there, and
+-- its reminders and digest lines go there. NULL (complaints from before): the default group.
+ALTER TABLE complaints ADD COLUMN operator_group TEXT;
+CREATE INDEX complaints_by_group ON complaints (operator_group);
