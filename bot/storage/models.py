@@ -117,6 +117,7 @@ class ComplaintEvent:
     actor_name: str | None
     note: str | None
     created_at: datetime
+    id: int = 0
 
 
 # Lanes of the outbound port, first to last.

@@ -56,6 +56,7 @@ class Call:
     method: str
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    result: Any = None  # what the server answered (e.g. the sent Message)
 
 
 class ApiError(Exception):
@@ -253,6 +254,7 @@ class FakeTelegramAPI:
             result = True if handler is None else handler(call)
             if asyncio.iscoroutine(result):
                 result = await result
+            call.result = result
         except ApiError as e:
             return web.json_response(e.payload(), status=e.error_code)
         return web.json_response({"ok": True, "result": result})
