@@ -73,3 +73,18 @@ def test_unknown_mode_is_refused(capsys):
         main(["frobnicate"])
     assert exit_.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+async def test_lifecycle_commands_in_the_console(filed, clock):
+    answer = await operator_command(filed, "/op 26-00001 extend 01.06.2026 экспертиза")
+    assert answer == "nothing changed (too_long)"
+    answer = await operator_command(filed, "/op 26-00001 extend 01.04.2026 экспертиза")
+    assert answer == "26-00001: extended"
+    assert "question sent" in await operator_command(filed, "/op 26-00001 ask Какой дом?")
+    history = await operator_command(filed, "/op 26-00001 history")
+    assert "экспертиза" in history and "26-00001" in history
+    clock.advance(days=1)
+    assert "deadline watch: 1;" in await operator_command(filed, "/op jobs")  # 26-00002 only
+    assert "26-00002" in await operator_command(filed, "/op due")
+    clock.advance(days=3)
+    assert "26-00002" in await operator_command(filed, "/op overdue")

@@ -8,7 +8,11 @@ Type text, an option's number or label, or a command. Extra console commands:
   /contact PHONE       share a phone number
   /op                  list open complaints, as an operator sees them
   /op NUMBER           show one complaint's card, as the operator group gets it
-  /op NUMBER ACTION [TEXT]   act as an operator: accept, forward, progress, answer TEXT, reject TEXT
+  /op NUMBER ACTION [TEXT]   act as an operator: accept, forward, progress, answer TEXT,
+                       reject TEXT, extend DD.MM.YYYY REASON, resolve, ask TEXT (a question)
+  /op NUMBER history   the card with its history and its deadlines
+  /op overdue | due    deadlines past, or due within the next working days
+  /op jobs             run the scheduler's jobs now: deadline watch, follow-ups, digest
   /op Q-ID answer TEXT answer a citizen's question (Q-ID as shown on its card)
   /op queue            what waits to be sent, and why
   /op reload           reload the FAQ file
@@ -30,11 +34,15 @@ from bot.domain.complaints import OPEN_STATUSES, OPERATOR_ACTIONS, OperatorRef, 
 from bot.domain.media import MediaStore, sniff_image_type
 from bot.domain.questions import parse_question_number
 from bot.handlers.operator_tools import queue_report, reload_faq
+from bot.storage.deadlines import GroupScope
 
 CHANNEL = "console"
 OPERATORS = "operators"
 CONSOLE_OPERATOR = OperatorRef(id=0, name="console operator")
-ACTIONS_USAGE = "accept, forward, progress, answer TEXT, reject TEXT"
+ACTIONS_USAGE = (
+    "accept, forward, progress, answer TEXT, reject TEXT, extend DD.MM.YYYY REASON, resolve, "
+    "ask TEXT, history"
+)
 
 
 def render(reply: Reply) -> str:
@@ -130,6 +138,8 @@ async def operator_command(app, line: str) -> str:
     words = line.split(maxsplit=3)
     if len(words) == 2 and words[1] in ("queue", "reload"):
         return await queue_report(app) if words[1] == "queue" else reload_faq(app)
+    if len(words) == 2 and words[1] in ("overdue", "due", "jobs"):
+        return await _deadline_command(app, words[1])
     if len(words) >= 2 and words[1].upper().startswith("Q"):
         return await _answer_question(app, words)
     if len(words) == 1:
@@ -145,6 +155,15 @@ async def operator_command(app, line: str) -> str:
     if len(words) == 2:
         return render(app.notices.complaints.operator_card(complaint))
     action = words[2].casefold()
+    if action == "history":
+        return await app.notices.deadlines.complaint_text(complaint.id)
+    if action == "ask":
+        asked = await app.complaints.ask_citizen(
+            complaint.id, words[3] if len(words) > 3 else "", CONSOLE_OPERATOR
+        )
+        return (
+            f"{complaint.reg_number}: question sent" if asked.ok else f"not sent ({asked.reason})"
+        )
     if action not in OPERATOR_ACTIONS:
         return f"unknown action {words[2]!r}; use one of: {ACTIONS_USAGE}"
     note = words[3] if len(words) > 3 else None
@@ -154,6 +173,20 @@ async def operator_command(app, line: str) -> str:
     if result.ok:
         return f"{result.complaint.reg_number}: {result.complaint.status}"
     return f"nothing changed ({result.reason})"
+
+
+async def _deadline_command(app, command: str) -> str:
+    from bot.jobs import deadline_watch, follow_ups, morning_digest
+
+    group = GroupScope(app.complaints.default_group() or "console", is_default=True)
+    if command == "overdue":
+        return await app.notices.deadlines.overdue_text(group)
+    if command == "due":
+        return await app.notices.deadlines.due_text(group)
+    moved = await deadline_watch.tick(app)
+    asked = await follow_ups.tick(app)
+    digests = await morning_digest.queue_digest(app)
+    return f"deadline watch: {moved}; follow-ups asked: {asked}; digests queued: {digests}"
 
 
 async def _answer_question(app, words: list[str]) -> str:
