@@ -83,18 +83,18 @@ def fill(path: Path, responses: int, complaints: int, seed: int = 13) -> None:
         due = created + timedelta(days=14)
         answered = rng.random() < 0.6
         status = "answered" if answered else rng.choice(("registered", "accepted", "in_progress"))
+        at = created + timedelta(hours=rng.randrange(1, 30 * 24)) if answered else None
         complaint_rows.append(
             (n, f"{n:09d}", 1, rng.choice(CATEGORIES), "x", 1, b"", b"", "ky", status,
-             iso(created), iso(due), iso(created))
+             iso(created), iso(due), iso(created), iso(at) if at else None)
         )  # fmt: skip
         events.append((n, None, "registered", "citizen", iso(created)))
         if answered:
-            at = created + timedelta(hours=rng.randrange(1, 30 * 24))
             events.append((n, "registered", "answered", "operator:1", iso(at)))
     db.executemany(
         "INSERT INTO complaints (id, reg_number, citizen_id, category, description,"
         " is_anonymous, receipt_salt, receipt_hash, locale, status, created_at, due_at,"
-        " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " updated_at, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         complaint_rows,
     )
     db.executemany(

@@ -72,6 +72,9 @@ async def _set_commands(app: App, bot) -> None:
         "my": N_("My complaints"),
         "check": N_("Check a complaint"),
         "faq": N_("Questions and answers"),
+        "hearings": N_("Public hearings"),
+        "survey": N_("Rate a service"),
+        "topics": N_("Topics of announcements"),
         "language": N_("Language"),
         "help": N_("Help and contacts"),
     }

@@ -121,9 +121,9 @@ class FollowUpDialog(Dialog):
         turn.conv.data.pop(KEY, None)
         turn.say(
             turn._(
-                "Complaint No. {number} is reopened and will be considered again. "
-                "Answer due: {date}"
-            ).format(number=complaint.reg_number, date=turn.texts.date(new_due))
+                "Complaint No. {number} is reopened and will be considered again. We will "
+                "answer {until}."
+            ).format(number=complaint.reg_number, until=turn.texts.until(new_due))
         )
         await self.nav.finish(turn)
         result = await self.services.complaints.apply(

@@ -137,6 +137,7 @@ class ComplaintNotices:
             lines.append(_("Forwarded to: {body}").format(body=note or "—"))
         elif status == EXTENDED:
             lines.append(_("Reason:") + " " + (note or ""))
+            lines.append(_("The answer will come {until}.").format(until=t.until(complaint.due_at)))
         elif status == REOPENED:
             lines.append(_("It is being considered again."))
         elif note:
@@ -312,5 +313,11 @@ class ComplaintNotices:
                 "Reminders come 2 working days before each deadline, and every working morning a "
                 "digest. /overdue and /due list the deadlines of this group; /complaint 26-00042 "
                 "shows one complaint with its history and deadlines."
+            )
+            + "\n\n"
+            + _(
+                "/stats shows the survey and complaint figures with a chart (/stats 30d, "
+                "/stats 2026-01, /stats service NAME); /report shows how the last broadcast "
+                "was delivered."
             )
         )

@@ -28,6 +28,9 @@ from bot.storage.writes import (
     insert_outbox,
 )
 
+# The statuses that answer a complaint on the merits (its `answered_at` is the first of them).
+FIRST_ANSWER_STATUSES = ("answered", "rejected")
+
 if TYPE_CHECKING:
     from bot.storage.store import Store
 
@@ -148,8 +151,16 @@ class ComplaintRepo:
         async with self._store.transaction() as db:
             async with db.execute(
                 "UPDATE complaints SET status = ?, updated_at = ?,"
-                " forwarded_to = COALESCE(?, forwarded_to) WHERE id = ? AND status = ?",
-                (new_status, to_db(now), forwarded_to, complaint_id, expected_status),
+                " forwarded_to = COALESCE(?, forwarded_to),"
+                " answered_at = COALESCE(answered_at, ?) WHERE id = ? AND status = ?",
+                (
+                    new_status,
+                    to_db(now),
+                    forwarded_to,
+                    to_db(now) if new_status in FIRST_ANSWER_STATUSES else None,
+                    complaint_id,
+                    expected_status,
+                ),
             ) as cursor:
                 if cursor.rowcount != 1:
                     return False

@@ -47,3 +47,11 @@ CREATE INDEX complaint_messages_by_complaint ON complaint_messages (complaint_id
 -- its reminders and digest lines go there. NULL (complaints from before): the default group.
 ALTER TABLE complaints ADD COLUMN operator_group TEXT;
 CREATE INDEX complaints_by_group ON complaints (operator_group);
+
+-- When a complaint was first answered on the merits (or rejected): the statistics' days to
+-- answer and share answered in time read it in one pass over the complaints of a period.
+ALTER TABLE complaints ADD COLUMN answered_at TEXT;
+UPDATE complaints SET answered_at = (
+    SELECT MIN(e.created_at) FROM complaint_events e
+    WHERE e.complaint_id = complaints.id AND e.new_status IN ('answered', 'rejected')
+);
