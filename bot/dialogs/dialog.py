@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.dialogs.events import Reply
+from bot.i18n import N_
 
 if TYPE_CHECKING:
     from bot.dialogs.turn import Nav, Services, Turn
@@ -63,6 +64,8 @@ class Dialog:
     menu: ClassVar[MenuEntry | None] = None
     routes: ClassVar[tuple[Route, ...]] = ()
     light_states: ClassVar[frozenset[str]] = frozenset()
+    # what "cancel" says inside this dialog (an msgid, marked with N_)
+    cancel_note: ClassVar[str] = N_("Cancelled. Nothing was sent.")
 
     def __init__(self, services: Services, nav: Nav) -> None:
         self.services = services

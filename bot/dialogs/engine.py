@@ -247,7 +247,7 @@ class DialogEngine:
 
     async def cancel(self, turn: Turn) -> None:
         if turn.state != State.MENU and turn.state != State.LANGUAGE:
-            turn.say(turn._("Cancelled. Nothing was sent."))
+            turn.say(turn._(self.registry.cancel_note(turn.state)))
         if turn.state in _HOLDING_DRAFT or not self._ask_about_draft(turn, "/menu"):
             await self.to_menu(turn)  # (a dialog opened over a complaint: asked about it)
 

@@ -111,6 +111,11 @@ class Registry:
     def dialog(self, name: str) -> Dialog:
         return self.dialogs[name]
 
+    def cancel_note(self, state: str) -> str:
+        """What "cancel" says in a state: its dialog's `cancel_note` (an msgid)."""
+        owner = self._owners.get(f"state {state}")
+        return self.dialogs[owner].cancel_note if owner in self.dialogs else Dialog.cancel_note
+
     def route(self, option_id: str, state: str) -> tuple[Route, Handler] | None:
         """The dialog's answer to an option valid in any state, or None."""
         for route, handler in self.routes:

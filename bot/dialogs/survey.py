@@ -137,6 +137,9 @@ class SurveyDialog(Dialog):
         State.SURVEY_PROFILE: "_in_profile",
     }
     prompts = {state: "_prompt" for state in states}
+    cancel_note = N_(
+        "Stopped. The answers you gave are kept: you can continue the survey from the menu."
+    )
     commands = {"/survey": Command("open"), "/rate": Command("open")}
     menu = MenuEntry("menu:survey", N_("⭐ Rate a service"), order=45)
     routes = (

@@ -22,6 +22,7 @@ from bot.dialogs.states import State
 from bot.dialogs.turn import Turn
 from bot.domain.complaints import CITIZEN, OPEN_STATUSES, WITHDRAWN
 from bot.domain.media import ImageRejected
+from bot.i18n import N_
 from bot.notices.thread import CLARIFY_PREFIX
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class ComplaintThreadDialog(Dialog):
         State.WITHDRAW_CONFIRM: "_prompt_withdraw",
         State.CLARIFY_ANSWER: "_prompt_clarify",
     }
+    cancel_note = N_("Stopped. What you already sent has reached the operators.")
     routes = (
         Route(THREAD_PREFIX, "_on_option"),
         Route(CLARIFY_PREFIX, "_on_clarify", pushed=True),
