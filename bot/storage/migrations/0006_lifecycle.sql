@@ -55,3 +55,5 @@ UPDATE complaints SET answered_at = (
     SELECT MIN(e.created_at) FROM complaint_events e
     WHERE e.complaint_id = complaints.id AND e.new_status IN ('answered', 'rejected')
 );
+CREATE INDEX complaints_answered_by_created ON complaints (created_at, answered_at, due_at)
+    WHERE answered_at IS NOT NULL;
