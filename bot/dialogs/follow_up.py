@@ -12,6 +12,7 @@ from __future__ import annotations
 from bot.dialogs.common import cancel_option, text_input
 from bot.dialogs.dialog import Dialog, Route
 from bot.dialogs.events import Reply
+from bot.dialogs.inputs import row_id
 from bot.dialogs.states import State
 from bot.dialogs.turn import Turn
 from bot.domain.complaints import ANSWERED, CITIZEN, REOPENED, RESOLVED
@@ -32,8 +33,11 @@ class FollowUpDialog(Dialog):
 
     async def _on_option(self, turn: Turn) -> None:
         parts = (turn.event.option_id or "").split(":")
-        valid = len(parts) == 3 and parts[1] in ("yes", "no", "dk") and parts[2].isdigit()
-        found = await self._open_follow_up(turn, int(parts[2])) if valid else None
+        event_id = row_id(parts[2]) if len(parts) == 3 else None
+        if event_id is None or parts[1] not in ("yes", "no", "dk"):
+            await self.nav.earlier_message(turn)
+            return
+        found = await self._open_follow_up(turn, event_id)
         if found is None:
             return
         complaint, event_id = found
@@ -109,7 +113,7 @@ class FollowUpDialog(Dialog):
 
     async def _in_reason(self, turn: Turn) -> None:
         state = turn.conv.data.get(KEY) or {}
-        found = await self._open_follow_up(turn, state.get("event", 0))
+        found = await self._open_follow_up(turn, int(state.get("event", 0)))
         if found is None:
             turn.conv.data.pop(KEY, None)
             return

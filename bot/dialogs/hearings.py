@@ -17,6 +17,7 @@ import uuid
 from bot.dialogs.common import text_input
 from bot.dialogs.dialog import Command, Dialog, MenuEntry, Route
 from bot.dialogs.events import Document, Option, Reply
+from bot.dialogs.inputs import row_id
 from bot.dialogs.states import State
 from bot.dialogs.turn import Turn
 from bot.domain.hearings import CANCELLED, Hearing, hearing_ics
@@ -67,8 +68,9 @@ class HearingsDialog(Dialog):
     async def _on_option(self, turn: Turn) -> None:
         parts = (turn.event.option_id or "").split(":")
         hearing = None
-        if len(parts) == 3 and parts[1].isascii() and parts[1].isdigit() and parts[2] in ACTIONS:
-            hearing = await self.store.hearings.get(hearing_id=int(parts[1]))
+        hearing_id = row_id(parts[1]) if len(parts) == 3 else None
+        if hearing_id is not None and parts[2] in ACTIONS:
+            hearing = await self.store.hearings.get(hearing_id=hearing_id)
         if hearing is None:
             await self.nav.earlier_message(turn)
             return

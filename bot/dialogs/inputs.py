@@ -67,3 +67,15 @@ def parse_phone(typed: str, region: str = "KG") -> str | None:
 def is_reg_number(text: str) -> bool:
     """True for a registration number as `normalize_reg_number` writes it ('26-00042')."""
     return bool(_REG_NUMBER.fullmatch(text))
+
+
+MAX_ROW_ID = 2**63 - 1  # the largest id the store can hold
+
+
+def row_id(text: str) -> int | None:
+    """The id an option carries ("…:42"), or None for anything that is not a plain ASCII
+    number the store could hold ('²', '-1', twenty digits)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ROW_ID else None

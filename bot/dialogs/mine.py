@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.dialogs.common import thread_options
 from bot.dialogs.dialog import Command, Dialog, MenuEntry, Route
 from bot.dialogs.events import Option
+from bot.dialogs.inputs import row_id
 from bot.dialogs.turn import Turn
 from bot.domain.complaints import OPEN_STATUSES, issue_receipt
 from bot.i18n import N_
@@ -68,8 +69,8 @@ class MyComplaintsDialog(Dialog):
         hash changes in the same transaction that queues the code (blanked once delivered)."""
         raw_id = turn.event.option_id.removeprefix(RECEIPT_PREFIX)
         complaint = None
-        if raw_id.isascii() and raw_id.isdigit():
-            complaint = await self.store.complaints.get(complaint_id=int(raw_id))
+        if (complaint_id := row_id(raw_id)) is not None:
+            complaint = await self.store.complaints.get(complaint_id=complaint_id)
         if complaint is None or complaint.citizen_id != turn.citizen.id:
             await self.nav.earlier_message(turn)
             return

@@ -24,6 +24,7 @@ from dataclasses import replace
 from bot.dialogs.common import text_input
 from bot.dialogs.dialog import Command, Dialog, MenuEntry, Route
 from bot.dialogs.events import Option, Reply
+from bot.dialogs.inputs import row_id
 from bot.dialogs.states import State
 from bot.dialogs.turn import Turn
 from bot.domain.complaints import Draft
@@ -197,8 +198,9 @@ class SurveyDialog(Dialog):
         """A button of an invitation, pressed whenever: checked against the store."""
         _, raw_id, action = (turn.event.option_id.split(":") + ["", ""])[:3]
         invitation = None
-        if raw_id.isascii() and raw_id.isdigit() and action in ("go", "optout"):
-            invitation = await self.store.surveys.invitation(invitation_id=int(raw_id))
+        invitation_id = row_id(raw_id)
+        if invitation_id is not None and action in ("go", "optout"):
+            invitation = await self.store.surveys.invitation(invitation_id=invitation_id)
         if invitation is None or invitation.citizen_id != turn.citizen.id:
             await self.nav.no_longer_open(turn)
             return

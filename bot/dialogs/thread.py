@@ -18,6 +18,7 @@ import uuid
 from bot.dialogs.common import THREAD_PREFIX, VERIFIED_KEY, cancel_option, text_input
 from bot.dialogs.dialog import Dialog, Route
 from bot.dialogs.events import Option, Reply
+from bot.dialogs.inputs import row_id
 from bot.dialogs.states import State
 from bot.dialogs.turn import Turn
 from bot.domain.complaints import CITIZEN, OPEN_STATUSES, WITHDRAWN
@@ -55,8 +56,8 @@ class ComplaintThreadDialog(Dialog):
     async def _complaint_of(self, turn: Turn, raw_id: str):
         """The complaint when this citizen may act on it and it is open; else says why."""
         complaint = None
-        if raw_id.isascii() and raw_id.isdigit():
-            complaint = await self.store.complaints.get(complaint_id=int(raw_id))
+        if (complaint_id := row_id(raw_id)) is not None:
+            complaint = await self.store.complaints.get(complaint_id=complaint_id)
         allowed = complaint is not None and (
             complaint.citizen_id == turn.citizen.id
             or complaint.id in turn.conv.data.get(VERIFIED_KEY, [])
@@ -204,8 +205,8 @@ class ComplaintThreadDialog(Dialog):
 
     async def _open_question(self, turn: Turn, raw_id: str):
         question = None
-        if raw_id.isascii() and raw_id.isdigit():
-            question = await self.store.complaint_messages.get(message_id=int(raw_id))
+        if (question_id := row_id(raw_id)) is not None:
+            question = await self.store.complaint_messages.get(message_id=question_id)
         complaint = question and await self.store.complaints.get(complaint_id=question.complaint_id)
         if complaint is None or complaint.citizen_id != turn.citizen.id:
             await self.nav.earlier_message(turn)

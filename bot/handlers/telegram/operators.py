@@ -26,6 +26,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot.dialogs.events import Reply
+from bot.dialogs.inputs import row_id
 from bot.domain.complaints import (
     NEEDS_TEXT,
     OPERATOR_ACTIONS,
@@ -149,8 +150,10 @@ def build_operator_router(app) -> Router:
         parts = (query.data or "").split(":")
         status = OPERATOR_ACTIONS.get(parts[1]) if len(parts) == 3 else None
         asking = len(parts) == 3 and parts[1] == ASK
-        valid = (status is not None or asking) and parts[2].isascii() and parts[2].isdigit()
-        complaint = await app.store.complaints.get(complaint_id=int(parts[2])) if valid else None
+        complaint_id = row_id(parts[2]) if status is not None or asking else None
+        complaint = None
+        if complaint_id is not None:
+            complaint = await app.store.complaints.get(complaint_id=complaint_id)
         if complaint is None or query.message is None:
             await answer_query(query, _("This button is no longer valid."))
             return
@@ -242,8 +245,10 @@ def build_operator_router(app) -> Router:
             await answer_query(query, _("Only operators can change complaints."), show_alert=True)
             return
         number = (query.data or "").removeprefix("q:answer:")
-        valid = number.isascii() and number.isdigit()
-        question = await app.store.questions.get(question_id=int(number)) if valid else None
+        question_id = row_id(number)
+        question = None
+        if question_id is not None:
+            question = await app.store.questions.get(question_id=question_id)
         if question is None:
             await answer_query(query, _("This button is no longer valid."))
             return
