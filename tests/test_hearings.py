@@ -315,3 +315,29 @@ async def test_topics_can_be_changed_later_and_all_clears_the_others(app):
     await chat.press("topic:all")
     await chat.press("topics:save")
     assert await app.store.hearings.topics_of(citizen_id=cid) == {"all"}
+
+
+async def test_those_who_said_they_would_come_are_invited_to_rate_the_held_hearing(
+    app, tmp_path, clock
+):
+    from bot.jobs.survey_invitations import SurveyInviter
+
+    await add_hearing(app, tmp_path)
+    coming = await subscriber(app, "861")
+    await coming.press("hearing:1:rsvp")
+    not_coming = await subscriber(app, "862")
+    inviter = SurveyInviter.of(app)
+    assert await inviter.run_once() == 0  # not held yet
+    results = write(
+        tmp_path,
+        {"summary": {"ky": "Бюджет жактырылды.", "ru": "Бюджет одобрен."}, "participants": 40},
+        "results.yaml",
+    )
+    code, out = await cli(app, "hearings", action="results", id=1, file=results, wait=False)
+    assert code == 0, out
+    assert await inviter.run_once() == 1
+    assert await inviter.run_once() == 0  # once
+    [invitation] = await app.store.outbox.list(kind="survey_invitation")
+    assert invitation.recipient == "861"
+    assert invitation.recipient != not_coming.user_key
+    assert "слушани" in await rendered_text(app, invitation)

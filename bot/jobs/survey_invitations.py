@@ -1,5 +1,5 @@
-"""Survey invitations: after a complaint got its answer, and (called by the hearings feature)
-after a hearing was held.
+"""Survey invitations: after a complaint got its answer, and after a hearing was held (its
+results published) to those who said they would come.
 
 The job looks for complaints that reached `answered` or `resolved`
 at least SURVEY_INVITATION_DELAY_HOURS ago, reading the complaint events, and invites their
@@ -68,7 +68,8 @@ class SurveyInviter:
         return invitation_id is not None
 
     async def run_once(self) -> int:
-        """Invite the authors of complaints answered a delay ago; returns how many."""
+        """Invite the authors of complaints answered a delay ago, and the attendees of hearings
+        held lately; returns how many were invited now."""
         now = self.clock.now()
         due = await self.store.surveys.complaints_to_invite(
             answered_before=now - self.delay,
@@ -78,6 +79,11 @@ class SurveyInviter:
         invited = 0
         for complaint_id, citizen_id in due:
             invited += await self.invite(citizen_id, "complaint", complaint_id)
+        # those who said they would come to a hearing held since (its results published)
+        for hearing_id, citizen_id in await self.store.hearings.attendees_of_held(
+            since=now - self.valid_for
+        ):
+            invited += await self.invite(citizen_id, "hearing", hearing_id)
         if invited:
             log.info("%d survey invitations queued", invited)
         return invited

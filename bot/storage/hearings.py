@@ -218,6 +218,17 @@ class HearingRepo:
         )
         return row is not None
 
+    async def attendees_of_held(self, *, since: datetime) -> list[tuple[int, int]]:
+        """(hearing id, citizen id) of everyone who said they would come to a hearing marked
+        held since `since` (its results published): whom to invite to rate it."""
+        rows = await self._store.fetchall(
+            "SELECT r.hearing_id, r.citizen_id FROM hearings h"
+            " JOIN hearing_rsvps r ON r.hearing_id = h.id"
+            " WHERE h.status = 'held' AND h.updated_at >= ? ORDER BY h.id, r.citizen_id",
+            (to_db(since),),
+        )
+        return [(row["hearing_id"], row["citizen_id"]) for row in rows]
+
     async def rsvp_count(self, *, hearing_id: int) -> int:
         row = await self._store.fetchone(
             "SELECT COUNT(*) AS n FROM hearing_rsvps WHERE hearing_id = ?", (hearing_id,)
