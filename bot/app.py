@@ -107,6 +107,8 @@ async def build_app(
         operator_channel=operator_channel,
         operator_recipient=operator_recipient,
     )
+    if backfilled := await complaints.backfill_deadlines():
+        log.info("deadlines set for %d open complaints stored before they were kept", backfilled)
     questions = QuestionService(
         store,
         clock=clock,

@@ -46,7 +46,9 @@ class ComplaintThreadDialog(Dialog):
     }
     cancel_note = N_("Stopped. What you already sent has reached the operators.")
     routes = (
-        Route(THREAD_PREFIX, "_on_option"),
+        # pushed: pressed from an older "My complaints" message while writing a new complaint,
+        # the draft is kept and offered again afterwards
+        Route(THREAD_PREFIX, "_on_option", pushed=True),
         Route(CLARIFY_PREFIX, "_on_clarify", pushed=True),
     )
 

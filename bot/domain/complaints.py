@@ -322,6 +322,27 @@ class ComplaintService:
             payload={"complaint_id": complaint_id, "code": code, "secret": True},
         )
 
+    async def backfill_deadlines(self) -> int:
+        """Give open complaints stored before deadlines were kept their deadlines: counted from
+        registration on the calendar, the answer due on the date they were given; the steps
+        their status shows done are met. Returns how many complaints got them."""
+        done = 0
+        for complaint in await self.store.complaints.open_without_deadlines(
+            open_statuses=OPEN_STATUSES
+        ):
+            planned = self.planner.at_registration(complaint.created_at)[:-1]
+            met = MEETS.get(ACCEPTED, ()) if complaint.status != REGISTERED else ()
+            deadlines = [
+                replace(d, met_at=d.met_at or (complaint.updated_at if d.kind in met else None))
+                for d in planned
+            ]
+            due = complaint.due_at
+            deadlines.append(Deadline(ANSWER, due, self.planner.remind_at(due)))
+            done += await self.store.deadlines.backfill(
+                complaint_id=complaint.id, deadlines=deadlines
+            )
+        return done
+
     async def verify_receipt(self, reg_number: str, code: str) -> Complaint | None:
         """The complaint if the number exists and the code matches it; otherwise None."""
         complaint = await self.store.complaints.by_number(
@@ -396,6 +417,8 @@ class ComplaintService:
         if not reason:
             return Extension(False, reason="needs_text")
         current = await self.store.deadlines.get(complaint_id=complaint.id, kind=ANSWER)
+        if current is None:  # stored before deadlines were: its due date is the answer's
+            current = Deadline(ANSWER, complaint.due_at, self.planner.remind_at(complaint.due_at))
         extension = self.planner.extend(current, day, now)
         return replace(extension, reason=reason) if extension.ok else extension
 

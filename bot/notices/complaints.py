@@ -157,6 +157,9 @@ class ComplaintNotices:
             who = _("the citizen")
         from_citizen = event.actor == CITIZEN.actor
         text = self.change_note(complaint, event.new_status, who, event.note, from_citizen)
+        if event.new_status == REOPENED and complaint.status == REOPENED:
+            # the card's buttons ended at "answered": the note carries the ones allowed now
+            return Rendered([Reply(text=text, options=self.operator_card(complaint).options)])
         if event.new_status == EXTENDED:
             text += "\n" + _("Answer due: {date}").format(
                 date=self.operator_texts().date(complaint.due_at)

@@ -121,6 +121,17 @@ class ComplaintRepo:
         )
         return [_complaint(row, ()) for row in rows]
 
+    async def open_without_deadlines(self, *, open_statuses: Iterable[str]) -> list[Complaint]:
+        """Open complaints with no deadline rows (stored before deadlines were kept)."""
+        statuses = tuple(open_statuses)
+        marks = ",".join("?" * len(statuses))
+        rows = await self._store.fetchall(
+            f"SELECT * FROM complaints c WHERE c.status IN ({marks}) AND NOT EXISTS"
+            " (SELECT 1 FROM complaint_deadlines d WHERE d.complaint_id = c.id)",
+            statuses,
+        )
+        return [_complaint(row, ()) for row in rows]
+
     async def change_status(
         self,
         *,

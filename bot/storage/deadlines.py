@@ -158,6 +158,18 @@ class DeadlineRepo:
         )
         return _deadline(row) if row else None
 
+    async def backfill(self, *, complaint_id: int, deadlines: Iterable[Deadline]) -> int:
+        """The deadlines of a complaint that has none yet (1); 0 if it got them meanwhile."""
+        async with self._store.transaction() as db:
+            found = await db.execute_fetchall(
+                "SELECT 1 FROM complaint_deadlines WHERE complaint_id = ? LIMIT 1",
+                (complaint_id,),
+            )
+            if found:
+                return 0
+            await insert_deadlines(db, complaint_id, deadlines)
+        return 1
+
     async def to_watch(self, *, now: datetime, limit: int = 200) -> list[RunningDeadline]:
         """Running deadlines whose reminder or escalation moment has come, earliest first."""
         rows = await self._store.fetchall(
