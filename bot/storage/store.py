@@ -50,6 +50,15 @@ class _Busy(Exception):
     """Another connection holds the write lock: the inline attempt was undone."""
 
 
+def _patiently(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """In the worker thread: `fn` may wait up to `busy_timeout` for another process's lock."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    try:
+        return fn(conn, *args)
+    finally:
+        conn.execute("PRAGMA busy_timeout = 0")
+
+
 def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
     """`fn(conn, *args)` in one IMMEDIATE transaction; rolled back if anything fails."""
     conn.execute("BEGIN IMMEDIATE")
@@ -71,6 +80,9 @@ class Store:
         self.lock = asyncio.Lock()
         self.inline = INLINE_DEFAULT if inline is None else inline
         self._raw: sqlite3.Connection = db._conn  # the sqlite3 connection behind aiosqlite
+        # Never wait for another process's lock on the event loop's thread: only the worker
+        # thread waits (`_patiently`), for as long as `busy_timeout` allows.
+        self._raw.execute("PRAGMA busy_timeout = 0")
         self.citizens = CitizenRepo(self)
         self.conversations = ConversationRepo(self)
         self.complaints = ComplaintRepo(self)
@@ -95,7 +107,7 @@ class Store:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """Hold the lock and run the block in one IMMEDIATE transaction."""
         async with self.lock:
-            await self.db.execute("BEGIN IMMEDIATE")
+            await self.db._execute(_patiently, self._raw, _begin_immediate)
             try:
                 yield self.db
             except BaseException:
@@ -114,7 +126,7 @@ class Store:
                     return self._inline(fn, args)
                 except _Busy:
                     pass
-            return await self.db._execute(fn, self._raw, *args)
+            return await self.db._execute(_patiently, self._raw, fn, *args)
 
     async def atomic(self, fn: Callable[..., T], *args: Any, inline: bool = False) -> T:
         """`fn(conn, *args)` in one IMMEDIATE transaction, in one trip (see `run`)."""
@@ -122,7 +134,6 @@ class Store:
 
     def _inline(self, fn: Callable[..., T], args: tuple) -> T:
         raw = self._raw
-        raw.execute("PRAGMA busy_timeout = 0")  # never wait for another process on the loop
         try:
             return fn(raw, *args)
         except sqlite3.OperationalError as error:
@@ -131,8 +142,6 @@ class Store:
                     raw.execute("ROLLBACK")
                 raise _Busy from error
             raise
-        finally:
-            raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     async def fetchone(
         self, sql: str, params: Iterable[Any] = (), *, inline: bool = False
@@ -149,6 +158,10 @@ class Store:
     async def execute(self, sql: str, params: Iterable[Any] = (), *, inline: bool = False) -> int:
         """Run one statement; returns the number of rows it changed."""
         return await self.run(_execute, sql, tuple(params), inline=inline)
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
 
 
 def _fetchall(conn: sqlite3.Connection, sql: str, params: tuple) -> list[sqlite3.Row]:
