@@ -2,7 +2,12 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/dialog_bench.py [--updates N] [--users U] [--profile]
+    .venv/bin/python bench/dialog_bench.py [--updates N] [--users U] [--profile] [--baseline REF]
+
+By default the whole measurement runs twice, side by side in one invocation: on this working
+tree and on a temporary `git worktree` of `--baseline` (default `main`: the code before the
+change), each in its own child process, alternating in `--rounds` rounds so that load from other
+processes hits both alike. `--baseline none` measures this tree only.
 
 Everything runs in one process on one event loop, on the same harness as the Telegram tests
 (`tests/telegram_harness.py`): a real aiogram `Bot` whose HTTP requests go to the fake Bot API
@@ -62,8 +67,11 @@ import cProfile
 import gc
 import io
 import itertools
+import json
 import math
 import pstats
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,8 +82,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# `--tree PATH` (set by the parent run): import `bot` and `tests` from that tree, e.g. a
+# worktree of main for the baseline.
+TREE = Path(sys.argv[sys.argv.index("--tree") + 1]).resolve() if "--tree" in sys.argv else ROOT
+sys.path.insert(0, str(TREE))
 
 from aiogram import Bot, Dispatcher, Router  # noqa: E402
 from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402
@@ -98,7 +108,7 @@ from tests.fakes.telegram_api import (  # noqa: E402
 )
 from tests.telegram_harness import TelegramHarness  # noqa: E402
 
-TARGET_RATIO = 2.0
+TARGET_RATIO = 1.5
 CITIZENS = 700_001  # first Telegram user id of the dialog runs
 ECHO_USERS = 900_001  # first user id of the echo run
 TOKEN = "123456:TEST-TOKEN"
@@ -116,6 +126,16 @@ _update_ids = itertools.count(1)
 
 
 # ----- helpers --------------------------------------------------------------------------------
+
+
+def settle() -> None:
+    """What `python -m bot` does once started (gc.freeze, aiogram's models kept), where the
+    measured tree has it; the baseline tree may not."""
+    try:
+        from bot.runtime import settle_after_startup
+    except ImportError:
+        return
+    settle_after_startup()
 
 
 def make_settings(folder: Path) -> Settings:
@@ -186,6 +206,7 @@ async def app_harness(api: FakeTelegramAPI):
     with tempfile.TemporaryDirectory(prefix="dialog-bench-") as folder:
         app = await build_app(make_settings(Path(folder)), clock=SystemClock())
         harness = TelegramHarness(app, api)
+        settle()
         try:
             yield app, harness
         finally:
@@ -521,7 +542,7 @@ async def run_profile(api: FakeTelegramAPI, count: int, users: int, rewind: str)
 # ----- main -----------------------------------------------------------------------------------
 
 
-async def main(args: argparse.Namespace) -> None:
+async def measure(args: argparse.Namespace) -> dict[str, Result]:
     users, batch = args.users, min(args.batch, args.users)
     async with FakeTelegramAPI() as api:
         started = time.perf_counter()
@@ -534,18 +555,106 @@ async def main(args: argparse.Namespace) -> None:
         print(f"run 3 done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         if args.profile:
             await run_profile(api, min(args.updates, 1000), users, args.rewind)
+    return {"echo": echo, "same_reply": same_reply, "dialog": dialog, "throughput": throughput}
 
-    print("\nResults (latency = wall time of one Dispatcher.feed_update):")
-    for result in (echo, same_reply, dialog, throughput):
+
+def report(results: dict[str, Result], label: str) -> float:
+    """Print one tree's figures; returns its ratio."""
+    echo, same_reply, dialog = results["echo"], results["same_reply"], results["dialog"]
+    print(f"\n== {label} (latency = wall time of one Dispatcher.feed_update):")
+    for result in results.values():
         print(result.line())
     ratio = dialog.percentile(50) / echo.percentile(50)
-    verdict = "PASS" if ratio <= TARGET_RATIO else "ABOVE TARGET"
-    print(f"ratio dialog-step p50 / echo p50 = {ratio:.2f} (target <= {TARGET_RATIO}): {verdict}")
     own = dialog.percentile(50) / same_reply.percentile(50)
-    print(
-        f"  for information: dialog-step p50 / same-reply echo p50 = {own:.2f}"
-        " (the app's share, without the bigger reply)"
+    print(f"ratio dialog-step p50 / echo p50 = {ratio:.2f}")
+    print(f"  for information: dialog-step p50 / same-reply echo p50 = {own:.2f}")
+    return ratio
+
+
+def child_command(args: argparse.Namespace, tree: Path, profile: bool) -> list[str]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--tree", str(tree)]
+    for name in ("updates", "users", "warmup", "block", "throughput_updates", "batch", "rewind"):
+        command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    return command + (["--profile"] if profile else [])
+
+
+def run_child(args: argparse.Namespace, tree: Path, profile: bool) -> dict[str, Result]:
+    done = subprocess.run(
+        child_command(args, tree, profile), capture_output=True, text=True, cwd=tree, check=False
     )
+    sys.stderr.write(done.stderr)
+    if done.returncode != 0:
+        raise SystemExit(f"the run on {tree} failed")
+    lines = done.stdout.splitlines()
+    marker = lines.index("@@json")
+    if profile:
+        print("\n".join(lines[:marker]))
+    raw = json.loads(lines[marker + 1])
+    return {key: Result(*value) for key, value in raw.items()}
+
+
+def merge(runs: list[dict[str, Result]]) -> dict[str, Result]:
+    merged = {}
+    for key, first in runs[0].items():
+        walls = [run[key].wall for run in runs]
+        wall = None if None in walls else sum(walls)
+        merged[key] = Result(first.name, [x for run in runs for x in run[key].latencies], wall)
+    return merged
+
+
+def with_baseline_tree(ref: str):
+    """A temporary detached `git worktree` of `ref`; removed afterwards."""
+
+    folder = Path(tempfile.mkdtemp(prefix="dialog-bench-baseline-")) / "tree"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "--quiet", str(folder), ref],
+        cwd=ROOT,
+        check=True,
+    )
+    return folder
+
+
+def main(args: argparse.Namespace) -> None:
+    if args.child:
+        results = asyncio.run(measure(args))
+        print("@@json")
+        print(json.dumps({k: [r.name, r.latencies, r.wall] for k, r in results.items()}))
+        return
+    trees = {"this tree": ROOT}
+    baseline = None
+    if args.baseline != "none":
+        baseline = with_baseline_tree(args.baseline)
+        trees = {f"baseline: {args.baseline}": baseline, "this tree": ROOT}
+    try:
+        if baseline is not None:  # compiled catalogs are not in git
+            pybabel = Path(sys.executable).with_name("pybabel")
+            command = [str(pybabel), "compile", "-d", "locales", "-D", "messages"]
+            subprocess.run(command, cwd=baseline, check=True, capture_output=True)
+        runs: dict[str, list[dict[str, Result]]] = {label: [] for label in trees}
+        for round_ in range(args.rounds):
+            for label, tree in trees.items():
+                profile = args.profile and label == "this tree" and round_ == args.rounds - 1
+                print(f"round {round_ + 1}/{args.rounds}: {label}", file=sys.stderr)
+                runs[label].append(run_child(args, tree, profile))
+    finally:
+        if baseline is not None:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, check=False
+            )
+            shutil.rmtree(baseline.parent, ignore_errors=True)
+    ratios = {label: report(merge(found), label) for label, found in runs.items()}
+    print("\nSide by side (p50 in ms; ratio = dialog step / echo):")
+    for label, found in runs.items():
+        merged = merge(found)
+        print(
+            f"  {label:<24} echo {merged['echo'].percentile(50):.3f}"
+            f"  dialog step {merged['dialog'].percentile(50):.3f}"
+            f" (p99 {merged['dialog'].percentile(99):.3f})"
+            f"  throughput {merged['throughput'].per_second:.0f}/s  ratio {ratios[label]:.2f}"
+        )
+    ratio = ratios["this tree"]
+    verdict = "PASS" if ratio <= TARGET_RATIO else "ABOVE TARGET"
+    print(f"this tree: ratio {ratio:.2f} (target <= {TARGET_RATIO}): {verdict}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -565,6 +674,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="how each user is put back to the description step, untimed",
     )
     parser.add_argument("--profile", action="store_true", help="also show where the time goes")
+    parser.add_argument(
+        "--baseline", default="main", help="git ref measured side by side ('none': skip it)"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each tree")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", default=str(ROOT), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     positive = (args.updates, args.users, args.block, args.throughput_updates, args.batch)
     if min(positive) < 1 or args.warmup < 0:
@@ -573,4 +688,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse_args()))
+    main(parse_args())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -28,10 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
+sys.path.insert(0, str(ROOT / "bench"))
 from aiogram.types import Update  # noqa: E402
+from baseline import TREE, baseline_tree, emit, run_in  # noqa: E402, F401  (TREE on sys.path)
 
 from bot.app import build_app  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
@@ -41,6 +41,7 @@ from bot.storage.models import BULK_LANE, NewOutboxMessage  # noqa: E402
 from tests.fakes.telegram_api import ApiError, FakeTelegramAPI, message_update  # noqa: E402
 from tests.telegram_harness import TelegramHarness  # noqa: E402
 
+SCRIPT = Path(__file__).resolve()
 BULK_TEXT = "Коомдук угуу 12-декабрда саат 10:00до болот. Общественные слушания 12 декабря."
 
 
@@ -79,9 +80,11 @@ def settings(folder: Path, per_second: float, concurrency: int = 4) -> Settings:
 
 
 def bulk_rows(count: int, first_chat: int = 5_000_000) -> list[NewOutboxMessage]:
+    # a kind with no renderer: the row carries its reply ("announcement" rows need a stored
+    # broadcast to render; bench/broadcast_bench.py measures those)
     payload = {"replies": [Reply(text=BULK_TEXT).to_dict()]}
     return [
-        NewOutboxMessage("telegram", str(first_chat + n), "announcement", payload, lane=BULK_LANE)
+        NewOutboxMessage("telegram", str(first_chat + n), "bulk_bench", payload, lane=BULK_LANE)
         for n in range(count)
     ]
 
@@ -158,7 +161,7 @@ async def run_reply_latency(bulk: int, cap: float, steps: int) -> dict[str, tupl
                 await app.store.outbox.add(messages=bulk_rows(queued), now=app.clock.now())
                 drainer = asyncio.create_task(drain(app, queued, api)) if queued else None
                 latencies = await citizen_steps(harness, steps)
-                left = len(await app.store.outbox.list(status="pending", kind="announcement"))
+                left = len(await app.store.outbox.list(status="pending", kind="bulk_bench"))
                 if drainer is not None:
                     drainer.cancel()
                 await app.outbox.drain()
@@ -180,7 +183,19 @@ async def main() -> None:
     parser.add_argument("--pending", type=int, default=1_000_000, help="backlog of run 3")
     parser.add_argument("--bulk", type=int, default=10_000, help="bulk rows of run 4")
     parser.add_argument("--steps", type=int, default=200, help="citizen steps timed in run 4")
+    parser.add_argument(
+        "--baseline", default="main", help="git ref whose run 4 is shown alongside ('none': skip)"
+    )
+    parser.add_argument("--only-replies", action="store_true", help="run 4 only")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        emit(await run_reply_latency(args.bulk, 500, args.steps))
+        return
+    if args.only_replies:
+        await print_reply_latency(args)
+        return
 
     rate, _ = await run_rate(args.rows, None)
     print(f"1. no cap: {args.rows} messages at {rate:.0f} messages/s")
@@ -195,9 +210,33 @@ async def main() -> None:
         f" (max {due['due max']:.3f}), claim_next() median {due['claim_next']:.3f} ms"
         f" (max {due['claim_next max']:.3f})  (aim: < 1 ms)"
     )
-    for label, (p50, p99, left) in (await run_reply_latency(args.bulk, 500, args.steps)).items():
-        note = f"; {left} bulk rows still queued at the end" if left else ""
-        print(f"4. reply latency, {label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms{note}")
+    await print_reply_latency(args)
+
+
+async def print_reply_latency(args: argparse.Namespace) -> None:
+    """Run 4 on this tree, and on the baseline in a child process, alternating."""
+    trees = {"this tree": None}
+    with contextlib.ExitStack() as stack:
+        if args.baseline != "none":
+            baseline = stack.enter_context(baseline_tree(args.baseline))
+            trees = {f"baseline {args.baseline}": baseline, "this tree": ROOT}
+        for label, tree in trees.items():
+            if tree is None:
+                results = await run_reply_latency(args.bulk, 500, args.steps)
+            else:
+                arguments = ["--bulk", str(args.bulk), "--steps", str(args.steps)]
+                results = run_in(tree, SCRIPT, arguments)
+            figures = {k: tuple(v) for k, v in results.items()}
+            (empty_p50, empty_p99, _), *_ = figures.values()
+            for name, (p50, p99, left) in figures.items():
+                note = f"; {left} bulk rows still queued at the end" if left else ""
+                print(
+                    f"4. [{label}] reply latency, {name}: p50 {p50:.2f} ms, p99 {p99:.2f} ms{note}"
+                )
+            busy_p99 = list(figures.values())[-1][1]
+            ratio = busy_p99 / empty_p99
+            verdict = "PASS" if ratio <= 2.0 else "ABOVE TARGET"
+            print(f"   [{label}] p99 draining / p99 empty = {ratio:.2f} (target <= 2.0): {verdict}")
 
 
 if __name__ == "__main__":

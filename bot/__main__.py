@@ -22,6 +22,7 @@ from bot.app import App, attach_telegram, attach_whatsapp, build_app, faq_substi
 from bot.config import Settings
 from bot.i18n import N_
 from bot.logsafe import redact_logs
+from bot.runtime import settle_after_startup
 from bot.scheduler import build_scheduler
 
 log = logging.getLogger("bot")
@@ -135,6 +136,7 @@ async def run_services(settings: Settings) -> None:
         elif bot is not None:
             await bot.delete_webhook(drop_pending_updates=False)
             poller = asyncio.create_task(inbox.poll())
+        settle_after_startup()
         await _until_stopped()
     finally:
         if poller is not None:

@@ -87,7 +87,7 @@ async def build_app(
     use_services(load_services(settings.content_dir))
     faq = FaqLibrary(_faq_path(settings), substitutions=faq_substitutions(settings))
     i18n = I18n(settings.tz)
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database_path, inline=settings.store_inline)
     released = await store.outbox.release_stuck()
     if released:
         log.warning("%d outbox rows were interrupted by a stop and will be sent again", released)

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     telegram_group_messages_per_minute: float = Field(20.0, gt=0)
     outbox_max_attempts: int = Field(8, ge=1)
     deadline_check_minutes: int = Field(10, ge=1)
+    store_inline: bool = True
     flood_burst: int = Field(10, ge=1)
     flood_rate_per_second: float = Field(2.0, gt=0)
     content_dir: Path | None = None

@@ -22,6 +22,7 @@ will actually send (e.g. a WhatsApp template instead of free text) and may raise
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 
 from bot.clock import Clock
 from bot.dialogs.events import Option, Rendered, Reply
-from bot.storage.models import REPLY_LANE, NewOutboxMessage, OutboxMessage
+from bot.storage.models import BULK_LANE, REPLY_LANE, NewOutboxMessage, OutboxMessage
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,8 @@ TRACKED_KINDS = frozenset({"operator_prompt", "question_prompt"})
 TRACKED_LAST_KINDS = frozenset({"operator_card"})
 GROUP_GONE_PAUSE = timedelta(minutes=15)
 STOP_GRACE = 10.0  # seconds a stopping process waits for the calls under way
+# The longest a bulk row waits for citizens' messages being handled (`urgent`) to finish.
+URGENT_WAIT = 0.25
 
 
 class OutboxDispatcher:
@@ -165,6 +168,12 @@ class OutboxDispatcher:
         self._idle.set()
         self._kicked: set[asyncio.Task] = set()
         self._stopping = False
+        # While a citizen's message is handled and answered, bulk rows start nothing new: they
+        # share the event loop and the store with the reply, which would otherwise wait behind
+        # their renders, claims and sends.
+        self._urgent = 0
+        self._calm = asyncio.Event()
+        self._calm.set()
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -186,8 +195,29 @@ class OutboxDispatcher:
                     break
             return sent
 
+    @asynccontextmanager
+    async def urgent(self) -> AsyncIterator[None]:
+        """Around the handling of a citizen's message and the sending of its answer: bulk rows
+        (a broadcast) wait until it is done, at most URGENT_WAIT at a time."""
+        self._urgent += 1
+        self._calm.clear()
+        try:
+            yield
+        finally:
+            self._urgent -= 1
+            if not self._urgent:
+                self._calm.set()
+
+    async def _give_way(self, row: OutboxMessage) -> None:
+        """A bulk row lets urgent work go first (see `urgent`)."""
+        if row.lane >= BULK_LANE and not self._calm.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(URGENT_WAIT):
+                    await self._calm.wait()
+
     async def _claim_and_deliver(self, row: OutboxMessage) -> int:
         async with self._slots:
+            await self._give_way(row)
             if self._stopping:
                 return 0
             if not await self.store.outbox.claim(message_id=row.id, now=self.clock.now()):
@@ -322,6 +352,7 @@ class OutboxDispatcher:
         pacer = getattr(channel, "pacer", None)
         if pacer is not None:
             await pacer.wait(row.recipient, row.lane)
+        await self._give_way(row)
         if self._stopping:
             raise _Stopping
 

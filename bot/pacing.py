@@ -42,28 +42,40 @@ class PriorityLimiter:
     """An `AsyncLimiter` whose tokens go to the waiting call of the lowest lane first.
 
     aiolimiter serves waiters in arrival order, so a reply would wait behind every broadcast
-    message already waiting. Here each caller still takes one token from the limiter, one at a
-    time, but hands it to the best waiting call (lowest lane, then oldest), which may be itself:
-    everyone is served, and a reply waits at most one token's interval however long the queue.
+    message already waiting. Here one pump takes the limiter's tokens one at a time, as long as
+    anyone waits, and hands each to the best waiting call (lowest lane, then oldest): everyone is
+    served, and a reply waits at most one token's interval however long the queue. (A caller
+    never waits for its own turn at the limiter: with callers taking turns, a reply handed a
+    token still queued behind each bulk caller ahead of it, one interval each.)
     """
 
     def __init__(self, limiter: AsyncLimiter) -> None:
         self._limiter = limiter
-        self._turn = asyncio.Lock()
         self._waiting: list[tuple[int, int, asyncio.Future]] = []
         self._order = itertools.count()
+        self._pump: asyncio.Task | None = None
 
     async def acquire(self, lane: int) -> None:
         granted = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiting, (lane, next(self._order), granted))
-        async with self._turn:
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._hand_out())
+        await granted  # cancelled: the pump skips it
+
+    async def _hand_out(self) -> None:
+        while self._live():
             await self._limiter.acquire()
             while self._waiting:
                 _, _, best = heapq.heappop(self._waiting)
                 if not best.done():  # a cancelled waiter gives up its place
                     best.set_result(None)
                     break
-        await granted
+
+    def _live(self) -> bool:
+        """Anyone still waiting (cancelled waiters at the head are dropped)."""
+        while self._waiting and self._waiting[0][2].done():
+            heapq.heappop(self._waiting)
+        return bool(self._waiting)
 
 
 class Pacer:

@@ -102,7 +102,9 @@ class BroadcastRepo:
         return found, False
 
     async def get(self, *, broadcast_id: int) -> Broadcast | None:
-        row = await self._store.fetchone("SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,))
+        row = await self._store.fetchone(
+            "SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,), inline=True
+        )
         return _broadcast(row) if row else None
 
     async def by_key(self, *, key: str) -> Broadcast | None:

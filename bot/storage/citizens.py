@@ -44,6 +44,7 @@ class CitizenRepo:
             " VALUES (?, ?, ?, ?) ON CONFLICT (channel, user_key) DO UPDATE SET"
             " last_inbound_at = excluded.last_inbound_at, unreachable = 0 RETURNING *",
             (channel, user_key, to_db(now), to_db(now)),
+            inline=True,
         )
         return citizen_of_row(row)
 
@@ -58,6 +59,7 @@ class CitizenRepo:
             " FROM citizens c LEFT JOIN conversations v ON v.citizen_id = c.id"
             " WHERE c.channel = ? AND c.user_key = ?",
             (channel, user_key),
+            inline=True,
         )
         if row is None:
             return None, None
@@ -67,22 +69,28 @@ class CitizenRepo:
         return citizen_of_row(row), conversation
 
     async def get(self, *, citizen_id: int) -> Citizen | None:
-        row = await self._store.fetchone("SELECT * FROM citizens WHERE id = ?", (citizen_id,))
+        row = await self._store.fetchone(
+            "SELECT * FROM citizens WHERE id = ?", (citizen_id,), inline=True
+        )
         return citizen_of_row(row) if row else None
 
     async def find(self, *, channel: str, user_key: str) -> Citizen | None:
         row = await self._store.fetchone(
-            "SELECT * FROM citizens WHERE channel = ? AND user_key = ?", (channel, user_key)
+            "SELECT * FROM citizens WHERE channel = ? AND user_key = ?",
+            (channel, user_key),
+            inline=True,
         )
         return citizen_of_row(row) if row else None
 
     async def set_locale(self, *, citizen_id: int, locale: str) -> None:
         await self._store.execute(
-            "UPDATE citizens SET locale = ? WHERE id = ?", (locale, citizen_id)
+            "UPDATE citizens SET locale = ? WHERE id = ?", (locale, citizen_id), inline=True
         )
 
     async def mark_unreachable(self, *, citizen_id: int) -> None:
-        await self._store.execute("UPDATE citizens SET unreachable = 1 WHERE id = ?", (citizen_id,))
+        await self._store.execute(
+            "UPDATE citizens SET unreachable = 1 WHERE id = ?", (citizen_id,), inline=True
+        )
 
     async def set_announcements(self, *, citizen_id: int, wanted: bool, now: datetime) -> None:
         """Record the citizen's consent to announcements (or its withdrawal)."""

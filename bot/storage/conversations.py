@@ -11,9 +11,11 @@ from bot.storage.models import (
     Step,
 )
 from bot.storage.writes import (
-    apply_step,
-    save_conversation,
+    apply_step_now,
+    save_conversation_now,
 )
+
+INLINE_ROWS = 20  # more rows than that (rare) go through the worker thread
 
 if TYPE_CHECKING:
     from bot.storage.store import Store
@@ -25,13 +27,12 @@ class ConversationRepo:
 
     async def load(self, *, citizen_id: int) -> Conversation | None:
         row = await self._store.fetchone(
-            "SELECT state, data FROM conversations WHERE citizen_id = ?", (citizen_id,)
+            "SELECT state, data FROM conversations WHERE citizen_id = ?", (citizen_id,), inline=True
         )
         return Conversation(row["state"], json.loads(row["data"])) if row else None
 
     async def save(self, *, citizen_id: int, conversation: Conversation, now: datetime) -> None:
-        async with self._store.lock:
-            await save_conversation(self._store.db, citizen_id, conversation, now)
+        await self._store.run(save_conversation_now, citizen_id, conversation, now, inline=True)
 
     async def commit_step(self, step: Step) -> None:
         """Save the conversation, queue the step's messages and mark its journal entry handled,
@@ -41,5 +42,5 @@ class ConversationRepo:
                 citizen_id=step.citizen_id, conversation=step.conversation, now=step.now
             )
             return
-        async with self._store.transaction() as db:
-            await apply_step(db, step)
+        # one trip, on the loop's thread: a dialog step writes a handful of indexed rows
+        await self._store.atomic(apply_step_now, step, inline=len(step.messages) <= INLINE_ROWS)

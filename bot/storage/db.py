@@ -11,6 +11,7 @@ from pathlib import Path
 import aiosqlite
 
 log = logging.getLogger(__name__)
+BUSY_TIMEOUT_MS = 5000
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -40,12 +41,14 @@ async def connect(path: Path | str) -> aiosqlite.Connection:
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = await aiosqlite.connect(path, isolation_level=None)
+    # The store also uses this connection from the event loop's thread (`Store.run`, inline),
+    # always under its lock, never at the same time as the worker thread.
+    db = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
     db.row_factory = aiosqlite.Row
     await db.execute("PRAGMA journal_mode=WAL")
     await db.execute("PRAGMA synchronous=NORMAL")
     await db.execute("PRAGMA foreign_keys=ON")
-    await db.execute("PRAGMA busy_timeout=5000")
+    await db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     await _migrate(db)
     return db
 

@@ -29,6 +29,7 @@ class InboundRepo:
             "INSERT INTO inbound_messages (channel, message_sid, params, received_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (channel, message_sid, json.dumps(params, ensure_ascii=False), to_db(now)),
+            inline=True,
         )
         return changed == 1
 
@@ -50,4 +51,5 @@ class InboundRepo:
             "UPDATE inbound_messages SET status = 'done', params = '{}'"
             " WHERE channel = ? AND message_sid = ?",
             (channel, message_sid),
+            inline=True,
         )

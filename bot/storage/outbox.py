@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,22 +18,46 @@ from bot.storage.models import (
 )
 from bot.storage.writes import (
     from_row,
-    insert_outbox,
-    mark_inbound_done,
+    insert_outbox_now,
+    mark_inbound_done_now,
 )
 
 if TYPE_CHECKING:
     from bot.storage.store import Store
 
 
-async def _insert_delivery(
-    db: aiosqlite.Connection, provider_sid: str, message_id: int, now: datetime
+# Rows written inline (on the loop's thread, one trip) at most; a bigger batch goes through the
+# worker thread so that the event loop never stalls on it.
+INLINE_ROWS = 20
+
+
+def _update_with_delivery(
+    conn: sqlite3.Connection,
+    update: str,
+    params: tuple,
+    provider_sid: str,
+    message_id: int,
+    now: datetime,
 ) -> None:
-    await db.execute(
+    """Inside a transaction: the row's update and the messenger's id of what was sent."""
+    conn.execute(update, params)
+    conn.execute(
         "INSERT INTO outbox_deliveries (provider_sid, outbox_id, status, updated_at)"
         " VALUES (?, ?, 'queued', ?) ON CONFLICT DO NOTHING",
         (provider_sid, message_id, to_db(now)),
     )
+
+
+def _add(
+    conn: sqlite3.Connection,
+    messages: list[NewOutboxMessage],
+    now: datetime,
+    inbound: InboundRef | None,
+) -> int:
+    added = sum(insert_outbox_now(conn, message, now) for message in messages)
+    if inbound is not None:
+        mark_inbound_done_now(conn, inbound)
+    return added
 
 
 def _outbox(row: aiosqlite.Row) -> OutboxMessage:
@@ -62,13 +87,9 @@ class OutboxRepo:
         messages = list(messages)
         if not messages and inbound is None:
             return 0
-        added = 0
-        async with self._store.transaction() as db:
-            for message in messages:
-                added += await insert_outbox(db, message, now)
-            if inbound is not None:
-                await mark_inbound_done(db, inbound)
-        return added
+        return await self._store.atomic(
+            _add, messages, now, inbound, inline=len(messages) <= INLINE_ROWS
+        )
 
     async def due(
         self, *, now: datetime, limit: int = 50, channel: str | None = None,
@@ -99,6 +120,7 @@ class OutboxRepo:
             " ORDER BY o.id LIMIT 1) AND status = 'pending' AND next_attempt_at <= ?3"
             " RETURNING *",
             (channel, recipient, to_db(now)),
+            inline=True,
         )
         return _outbox(row) if row else None
 
@@ -113,6 +135,7 @@ class OutboxRepo:
                 " WHERE p.channel = outbox.channel AND p.recipient = outbox.recipient"
                 " AND p.status IN ('pending', 'sending'))",
                 (message_id, to_db(now)),
+                inline=True,
             )
             == 1
         )
@@ -144,11 +167,11 @@ class OutboxRepo:
         )
         params = (to_db(now), int(scrub), parts_done, parts_done, message_id)
         if provider_sid is None:
-            await self._store.execute(update, params)
+            await self._store.execute(update, params, inline=True)
             return
-        async with self._store.transaction() as db:
-            await db.execute(update, params)
-            await _insert_delivery(db, provider_sid, message_id, now)
+        await self._store.atomic(
+            _update_with_delivery, update, params, provider_sid, message_id, now, inline=True
+        )
 
     async def record_part(
         self, *, message_id: int, parts_done: int, provider_sid: str | None, now: datetime
@@ -159,12 +182,13 @@ class OutboxRepo:
             "UPDATE outbox SET result = json_set(COALESCE(result, '{}'), '$.parts_done', ?)"
             " WHERE id = ?"
         )
+        params = (parts_done, message_id)
         if provider_sid is None:
-            await self._store.execute(update, (parts_done, message_id))
+            await self._store.execute(update, params, inline=True)
             return
-        async with self._store.transaction() as db:
-            await db.execute(update, (parts_done, message_id))
-            await _insert_delivery(db, provider_sid, message_id, now)
+        await self._store.atomic(
+            _update_with_delivery, update, params, provider_sid, message_id, now, inline=True
+        )
 
     async def retry_later(
         self, *, message_id: int, at: datetime, error: str, count_attempt: bool = True
@@ -173,6 +197,7 @@ class OutboxRepo:
             "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?,"
             " attempts = attempts + ? WHERE id = ?",
             (to_db(at), error, int(count_attempt), message_id),
+            inline=True,
         )
 
     async def mark_failed(
@@ -184,6 +209,7 @@ class OutboxRepo:
             "UPDATE outbox SET status = ?, last_error = ?, attempts = attempts + 1,"
             " payload = CASE WHEN ? THEN '{}' ELSE payload END WHERE id = ?",
             (status, error, int(scrub), message_id),
+            inline=True,
         )
 
     async def scrub_if_done(self, *, message_id: int) -> bool:
@@ -202,7 +228,9 @@ class OutboxRepo:
     async def hold(self, *, message_id: int, reason: str) -> None:
         """Keep the row unsent until something changes (e.g. the citizen writes again)."""
         await self._store.execute(
-            "UPDATE outbox SET status = 'held', last_error = ? WHERE id = ?", (reason, message_id)
+            "UPDATE outbox SET status = 'held', last_error = ? WHERE id = ?",
+            (reason, message_id),
+            inline=True,
         )
 
     async def release_for(self, *, citizen_id: int, now: datetime) -> int:
@@ -214,6 +242,7 @@ class OutboxRepo:
             " payload = json_remove(payload, '$.force_template')"
             " WHERE citizen_id = ? AND status IN ('held', 'unreachable')",
             (to_db(now), citizen_id),
+            inline=True,
         )
 
     async def requeue(self, *, message_id: int, payload: dict[str, Any], now: datetime) -> None:
@@ -222,10 +251,13 @@ class OutboxRepo:
             "UPDATE outbox SET status = 'pending', payload = ?, result = NULL,"
             " next_attempt_at = ? WHERE id = ?",
             (json.dumps(payload, ensure_ascii=False), to_db(now), message_id),
+            inline=True,
         )
 
     async def get(self, *, message_id: int) -> OutboxMessage | None:
-        row = await self._store.fetchone("SELECT * FROM outbox WHERE id = ?", (message_id,))
+        row = await self._store.fetchone(
+            "SELECT * FROM outbox WHERE id = ?", (message_id,), inline=True
+        )
         return _outbox(row) if row else None
 
     async def sent_as(self, *, provider_sid: str) -> OutboxMessage | None:

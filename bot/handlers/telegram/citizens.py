@@ -140,8 +140,9 @@ def build_citizen_router(app) -> Router:
     @router.message()
     async def on_message(message: Message, bot: Bot, inbound: InboundRef | None = None) -> None:
         event = message_to_incoming(message, bot, max_bytes, recording_bytes)
-        await app.engine.handle(event, inbound=inbound, queue=True)
-        await app.outbox.send_for(CHANNEL, str(message.chat.id))
+        async with app.outbox.urgent():  # a broadcast waits meanwhile
+            await app.engine.handle(event, inbound=inbound, queue=True)
+            await app.outbox.send_for(CHANNEL, str(message.chat.id))
 
     @router.callback_query(_private_button)
     async def on_button(query: CallbackQuery, inbound: InboundRef | None = None) -> None:
@@ -151,11 +152,12 @@ def build_citizen_router(app) -> Router:
         )
         # Handle first, then answer the query: a message sent right after the press must not
         # reach the core before the press does.
-        try:
-            await app.engine.handle(event, inbound=inbound, queue=True)
-        finally:
-            await answer_query(query)
-        await app.outbox.send_for(CHANNEL, str(chat_id))
+        async with app.outbox.urgent():  # a broadcast waits meanwhile
+            try:
+                await app.engine.handle(event, inbound=inbound, queue=True)
+            finally:
+                await answer_query(query)
+            await app.outbox.send_for(CHANNEL, str(chat_id))
 
     return router
 

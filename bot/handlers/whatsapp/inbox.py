@@ -165,13 +165,14 @@ class WhatsAppInbox(JournalInbox):
         app = self.app
         inbound = InboundRef(CHANNEL, message.message_sid)
         user_key = message.params.get("From", "").removeprefix("whatsapp:")
-        try:
-            event = to_incoming(message.params, self.media)
-            await app.engine.handle(event, inbound=inbound, queue=True)
-        except Exception:
-            log.exception("WhatsApp message could not be handled")
-            await app.store.inbound.mark_done(channel=CHANNEL, message_sid=message.message_sid)
-        await app.outbox.send_for(CHANNEL, user_key)
+        async with app.outbox.urgent():  # a broadcast waits meanwhile
+            try:
+                event = to_incoming(message.params, self.media)
+                await app.engine.handle(event, inbound=inbound, queue=True)
+            except Exception:
+                log.exception("WhatsApp message could not be handled")
+                await app.store.inbound.mark_done(channel=CHANNEL, message_sid=message.message_sid)
+            await app.outbox.send_for(CHANNEL, user_key)
 
 
 def public_url(base: str, request: web.Request) -> str:
