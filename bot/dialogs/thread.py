@@ -21,9 +21,10 @@ from bot.dialogs.events import Option, Reply
 from bot.dialogs.inputs import row_id
 from bot.dialogs.states import State
 from bot.dialogs.turn import Turn
-from bot.domain.complaints import CITIZEN, OPEN_STATUSES, WITHDRAWN
+from bot.domain.complaints import OPEN_STATUSES, WITHDRAWN, CitizenRef
 from bot.domain.media import ImageRejected
 from bot.i18n import N_
+from bot.notices.complaints import STATUS_LABELS
 from bot.notices.thread import CLARIFY_PREFIX
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,11 @@ class ComplaintThreadDialog(Dialog):
         if complaint.status not in OPEN_STATUSES:
             turn.say(
                 turn._(
-                    "Complaint No. {number} is already closed, so nothing can be added to it "
-                    "or withdrawn. You can file a new complaint."
-                ).format(number=complaint.reg_number)
+                    "Complaint No. {number} is «{status}»: nothing can be added to it or "
+                    "withdrawn now. You can file a new complaint."
+                ).format(
+                    number=complaint.reg_number, status=turn._(STATUS_LABELS[complaint.status])
+                )
             )
             await self.nav.finish(turn)
             return None
@@ -186,7 +189,10 @@ class ComplaintThreadDialog(Dialog):
         )
         await self.nav.finish(turn)
         result = await self.services.complaints.apply(
-            complaint.id, WITHDRAWN, CITIZEN, step=self.nav.step(turn)
+            complaint.id,
+            WITHDRAWN,
+            CitizenRef(citizen_id=turn.citizen.id),
+            step=self.nav.step(turn),
         )
         turn.committed = result.ok
         if not result.ok:

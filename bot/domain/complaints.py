@@ -183,6 +183,7 @@ class CitizenRef:
 
     actor: str = "citizen"
     name: str = ""
+    citizen_id: int | None = None  # the chat that acted, when not surely the complaint's own
 
 
 CITIZEN = CitizenRef()
@@ -339,7 +340,9 @@ class ComplaintService:
             due = complaint.due_at
             deadlines.append(Deadline(ANSWER, due, self.planner.remind_at(due)))
             done += await self.store.deadlines.backfill(
-                complaint_id=complaint.id, deadlines=deadlines
+                complaint_id=complaint.id,
+                deadlines=deadlines,
+                operator_group=self.group_of(complaint),
             )
         return done
 
@@ -428,7 +431,11 @@ class ComplaintService:
         """The citizen's notice (ids only, rendered when sent) and the group's change note."""
         notify = []
         citizen = await self.store.citizens.get(citizen_id=complaint.citizen_id)
-        if citizen is not None and actor.actor != CITIZEN.actor:
+        own_step = actor.actor == CITIZEN.actor and getattr(actor, "citizen_id", None) in (
+            None,
+            complaint.citizen_id,
+        )
+        if citizen is not None and not own_step:  # the owner's own dialog answers them
             notify.append(
                 NewOutboxMessage(
                     channel=citizen.channel,

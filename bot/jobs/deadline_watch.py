@@ -11,12 +11,14 @@ what is due, not what is stored.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from bot.storage.deadlines import RunningDeadline
 from bot.storage.models import NewOutboxMessage
 
 log = logging.getLogger(__name__)
 BATCH = 200
+PASSED = timedelta(seconds=1)  # a deadline ends at 23:59:59: it has passed a second later
 
 
 def register(scheduler, app) -> None:
@@ -53,14 +55,14 @@ async def _advance(app, item: RunningDeadline, now) -> bool:
         "due_at": item.due_at.isoformat(),
     }
     messages = []
-    if now < item.due_at:  # the reminder; the escalation follows at the deadline
+    if now <= item.due_at:  # the reminder; the escalation follows once the deadline passed
         key = f"deadline_reminder:{item.complaint_id}:{item.kind}:{day}"
         if group is not None:
             messages.append(
                 NewOutboxMessage(channel, group, "deadline_reminder", payload, None, key)
             )
         return await app.store.deadlines.advance(
-            item, watch_at=item.due_at, messages=messages, now=now
+            item, watch_at=item.due_at + PASSED, messages=messages, now=now
         )
     key = f"deadline_escalation:{item.complaint_id}:{item.kind}:{day}"
     supervisors = app.settings.supervisor_chat_id

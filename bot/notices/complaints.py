@@ -140,6 +140,14 @@ class ComplaintNotices:
             lines.append(_("The answer will come {until}.").format(until=t.until(complaint.due_at)))
         elif status == REOPENED:
             lines.append(_("It is being considered again."))
+        elif status == WITHDRAWN:
+            lines.append(
+                _(
+                    "It was withdrawn from another chat, with its number and receipt code. If "
+                    "it was not you, please file the complaint again and keep the new receipt "
+                    "code to yourself."
+                )
+            )
         elif note:
             lines.append(_("Note from the operator:") + "\n" + note)
         if status in OPEN_STATUSES:

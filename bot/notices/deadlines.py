@@ -22,7 +22,10 @@ from bot.notices.complaints import DEADLINE_LABELS, STATUS_LABELS, ComplaintNoti
 from bot.storage.deadlines import GroupScope, RunningDeadline
 from bot.storage.store import Store
 
-FOLLOW_UP_PREFIX = "fu:"  # fu:<yes|no|dk>:<answer event id>
+FOLLOW_UP_PREFIX = "fu:"
+LIST_LIMIT = (
+    100  # /overdue and /due list at most this many, and say so  # fu:<yes|no|dk>:<answer event id>
+)
 
 
 @dataclass(frozen=True)
@@ -174,31 +177,42 @@ class DeadlineNotices:
             lines += ["", _("Nothing is due soon. Well done.")]
         return Rendered([Reply(text="\n".join(lines))])
 
-    async def overdue_text(self, group: GroupScope) -> str:
+    async def overdue_text(self, group: GroupScope | None) -> str:
         """/overdue: running deadlines already past, most overdue first."""
         now = self.clock.now()
         t = self._texts()
         _ = t.gettext
-        items = await self.store.deadlines.running_before(moment=now, group=group, limit=100)
-        items = [item for item in items if item.due_at < now]
+        items = await self.store.deadlines.running_before(
+            moment=now, group=group, limit=LIST_LIMIT + 1
+        )
         if not items:
             return _("No deadline has passed.")
-        return "\n".join([_("Overdue:"), *self._lines(t, items, now)])
+        return "\n".join(
+            [_("Overdue:"), *self._lines(t, items[:LIST_LIMIT], now), *self._more(t, items)]
+        )
 
-    async def due_text(self, group: GroupScope) -> str:
+    async def due_text(self, group: GroupScope | None) -> str:
         """/due: running deadlines due within the next working days."""
         now = self.clock.now()
         t = self._texts()
         _ = t.gettext
         soon = self.planner.working_days_until(now, self.soon_working_days)
-        items = await self.store.deadlines.running_before(moment=soon, group=group, limit=100)
-        items = [item for item in items if item.due_at >= now]
+        items = await self.store.deadlines.running_before(
+            moment=soon, group=group, limit=LIST_LIMIT + 1, after=now
+        )
         if not items:
             return _("Nothing is due within {days} working days.").format(
                 days=self.soon_working_days
             )
         header = _("Due within {days} working days:").format(days=self.soon_working_days)
-        return "\n".join([header, *self._lines(t, items, now)])
+        return "\n".join([header, *self._lines(t, items[:LIST_LIMIT], now), *self._more(t, items)])
+
+    @staticmethod
+    def _more(t: Texts, items: list) -> list[str]:
+        """A line saying the list was cut, when it was."""
+        if len(items) <= LIST_LIMIT:
+            return []
+        return [t.gettext("…and more: the {count} most urgent are shown.").format(count=LIST_LIMIT)]
 
     async def complaint_text(self, complaint_id: int) -> str:
         """/complaint 26-00042: the card, its history and its deadlines."""

@@ -30,7 +30,7 @@ class ThreadNotices:
             lines.append(_("Question: {text}").format(text=question.body))
         if message.body:
             lines.append(message.body)
-        replies = [Reply(photos=message.photos)] if message.photos else []
+        replies = [Reply(photos=message.photos, reply_to=card)] if message.photos else []
         replies.append(Reply(text="\n\n".join(lines), reply_to=card))
         return Rendered(replies)
 

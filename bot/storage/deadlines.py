@@ -131,10 +131,12 @@ def _running(row: aiosqlite.Row) -> RunningDeadline:
     )
 
 
+# CROSS JOIN keeps SQLite's join order: the running deadlines first (a partial index on what
+# is due), then each one's complaint by its key; never all of a group's complaints first.
 _RUNNING_SELECT = (
     "SELECT d.complaint_id, c.reg_number, c.category, c.operator_group, d.kind, d.due_at,"
     " d.remind_at, d.watch_at"
-    " FROM complaint_deadlines d JOIN complaints c ON c.id = d.complaint_id"
+    " FROM complaint_deadlines d CROSS JOIN complaints c ON c.id = d.complaint_id"
 )
 
 
@@ -158,8 +160,11 @@ class DeadlineRepo:
         )
         return _deadline(row) if row else None
 
-    async def backfill(self, *, complaint_id: int, deadlines: Iterable[Deadline]) -> int:
-        """The deadlines of a complaint that has none yet (1); 0 if it got them meanwhile."""
+    async def backfill(
+        self, *, complaint_id: int, deadlines: Iterable[Deadline], operator_group: str | None
+    ) -> int:
+        """The deadlines (and the operator group) of a complaint that has none yet (1); 0 if
+        it got them meanwhile."""
         async with self._store.transaction() as db:
             found = await db.execute_fetchall(
                 "SELECT 1 FROM complaint_deadlines WHERE complaint_id = ? LIMIT 1",
@@ -168,6 +173,10 @@ class DeadlineRepo:
             if found:
                 return 0
             await insert_deadlines(db, complaint_id, deadlines)
+            await db.execute(
+                "UPDATE complaints SET operator_group = COALESCE(operator_group, ?) WHERE id = ?",
+                (operator_group, complaint_id),
+            )
         return 1
 
     async def to_watch(self, *, now: datetime, limit: int = 200) -> list[RunningDeadline]:
@@ -202,10 +211,18 @@ class DeadlineRepo:
         return True
 
     async def running_before(
-        self, *, moment: datetime, group: GroupScope | None = None, limit: int = 50
+        self,
+        *,
+        moment: datetime,
+        group: GroupScope | None = None,
+        limit: int = 50,
+        after: datetime | None = None,
     ) -> list[RunningDeadline]:
-        """Running deadlines due before `moment`, most urgent first (of one operator group)."""
+        """Running deadlines due before `moment` (and not before `after`), most urgent first,
+        of one operator group."""
         where, params = self._group(group)
+        if after is not None:
+            where, params = f" AND d.due_at >= ?{where}", (to_db(after), *params)
         rows = await self._store.fetchall(
             f"{_RUNNING_SELECT} WHERE d.met_at IS NULL AND d.kind IN ({_WATCHED_SQL})"
             f" AND d.due_at <= ?{where} ORDER BY d.due_at LIMIT ?",
@@ -221,7 +238,7 @@ class DeadlineRepo:
         where, params = self._group(group)
         sums = ", ".join("SUM(CASE WHEN d.due_at <= ? THEN 1 ELSE 0 END)" for _ in bounds)
         row = await self._store.fetchone(
-            f"SELECT {sums} FROM complaint_deadlines d JOIN complaints c"
+            f"SELECT {sums} FROM complaint_deadlines d CROSS JOIN complaints c"
             f" ON c.id = d.complaint_id WHERE d.met_at IS NULL AND d.kind IN ({_WATCHED_SQL})"
             f" AND d.due_at <= ?{where}",
             (*(to_db(b) for b in bounds), to_db(bounds[-1]), *params),

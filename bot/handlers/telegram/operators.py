@@ -29,7 +29,10 @@ from bot.dialogs.events import Reply
 from bot.dialogs.inputs import row_id
 from bot.domain.complaints import (
     NEEDS_TEXT,
+    OPEN_STATUSES,
     OPERATOR_ACTIONS,
+    TRANSITIONS,
+    ChangeResult,
     OperatorRef,
     group_message,
     normalize_reg_number,
@@ -106,7 +109,11 @@ def build_operator_router(app) -> Router:
     router = Router(name="operators")
     service = app.complaints
     notices = app.notices.complaints
-    chats = app.content.operator_chats(app.settings.operator_chat_id)
+    supervisors = app.settings.supervisor_chat_id
+    # the supervisors' chat gets escalations and may use the group commands (for all groups)
+    chats = app.content.operator_chats(app.settings.operator_chat_id) | (
+        {supervisors} if supervisors is not None else set()
+    )
     auth = OperatorAuth(app.settings.operator_ids, chats)
 
     # Async filters: aiogram runs synchronous ones (F.* included) in a worker thread.
@@ -166,6 +173,15 @@ def build_operator_router(app) -> Router:
             await answer_query(query, _("This complaint belongs to another operator group."))
             return
         if status in NEEDS_TEXT or asking:
+            allowed = (
+                complaint.status in OPEN_STATUSES
+                if asking
+                else (status in TRANSITIONS[complaint.status])
+            )
+            if not allowed:  # say so now, not after the operator wrote the text
+                refused = ChangeResult(False, complaint, "not_allowed")
+                await answer_query(query, await refusal(refused, parts[1]), show_alert=True)
+                return
             await _ask_for_text(query, complaint, parts[1], inbound)
             return
         result = await service.apply(
@@ -354,7 +370,8 @@ def build_operator_router(app) -> Router:
     async def _deadline_command(message: Message, command: str) -> str:
         """/overdue and /due for this group; /complaint 26-00042 for one of its complaints."""
         chat = str(message.chat.id)
-        scope = GroupScope(chat, chat == service.default_group())
+        everywhere = message.chat.id == supervisors
+        scope = None if everywhere else GroupScope(chat, chat == service.default_group())
         if command == "overdue":
             return await app.notices.deadlines.overdue_text(scope)
         if command == "due":
@@ -364,7 +381,7 @@ def build_operator_router(app) -> Router:
         complaint = await app.store.complaints.by_number(reg_number=number) if number else None
         if complaint is None:
             return _("Write the number after the command, e.g. /complaint 26-00042.")
-        if service.group_of(complaint) != chat:
+        if service.group_of(complaint) != chat and not everywhere:
             return _("This complaint belongs to another operator group.")
         return await app.notices.deadlines.complaint_text(complaint.id)
 
