@@ -136,6 +136,7 @@ async def build_app(
             max_voice_seconds=settings.max_voice_seconds,
         ),
         default_locale=settings.default_locale,
+        content_dir=settings.content_dir,
     )
     engine = DialogEngine(
         services,

@@ -26,7 +26,7 @@ class TopicsDialog(Dialog):
 
     def __init__(self, services, nav) -> None:
         super().__init__(services, nav)
-        self.topics = load_topics()
+        self.topics = load_topics(services.content_dir)
 
     async def open(self, turn: Turn) -> None:
         chosen = await self.store.hearings.topics_of(citizen_id=turn.citizen.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.dialogs.caps import ChannelCaps
@@ -51,6 +52,7 @@ class Services:
     municipality: dict[str, str]
     limits: Limits
     default_locale: str
+    content_dir: Path | None = None  # CONTENT_DIR: the operators' own content files, if any
 
 
 @dataclass
