@@ -6,6 +6,10 @@ Run from the repository root::
     .venv/bin/python bench/crash_test.py --kills 100 --citizens 40 --seed 3
     .venv/bin/python bench/crash_test.py --repo /tmp/main-head # the bot of another checkout
 
+After their receipt some citizens add a text to their complaint ("My complaints", ➕ Add) and
+some withdraw it (--add-share, --withdraw-share); the ledger checks each addition is stored and
+forwarded to the group once and each withdrawal stored, noted and confirmed once.
+
 `python -m bot` runs as a subprocess against the fake Bot API (tests/fakes/telegram_api.py) and
 is killed with SIGKILL at seeded random moments, then started again on the same database; see
 tests/crash_harness.py for the scenario and for exactly what the ledger counts. The CI-sized
@@ -14,9 +18,9 @@ version is tests/test_crash.py. The database, the bot's logs, every recorded Bot
 new temporary folder, printed).
 
 Exit code: 0 when every citizen finished, the operator never gave up, nothing was lost, nothing
-stored twice, and duplicate sends stay within the bound (one per kill unless --max-duplicates
-says otherwise); 1 otherwise. The kills are seeded; the timing around them is not, so two runs
-with one seed differ.
+(complaint, addition, withdrawal) stored twice, and duplicate sends stay within the bound (one
+per kill unless --max-duplicates says otherwise); 1 otherwise. The kills are seeded; the timing
+around them is not, so two runs with one seed differ.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-uptime", type=float, default=2.5)
     parser.add_argument("--targeted", type=float, default=0.6, help="share of aimed kills")
     parser.add_argument("--resend-after", type=float, default=3.0)
+    parser.add_argument("--add-share", type=float, default=0.35, help="citizens who add a text")
+    parser.add_argument("--withdraw-share", type=float, default=0.3, help="... who withdraw")
     parser.add_argument("--max-duplicates", type=int, default=None)
     parser.add_argument("--repo", type=Path, default=ROOT, help="checkout whose bot is run")
     parser.add_argument("--workdir", type=Path, default=None)
@@ -67,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         max_uptime=args.max_uptime,
         targeted=args.targeted,
         resend_after=args.resend_after,
+        add_share=args.add_share,
+        withdraw_share=args.withdraw_share,
         max_duplicates=args.max_duplicates,
         kill_phase_cap=max(240.0, args.kills * 15.0),
         final_timeout=90.0,

@@ -7,10 +7,16 @@ answering whatever the bot last offered them: they read the bot's `sendMessage` 
 chat (inline buttons, the location / contact keyboards, text prompts). An operator, a member of
 the operator group (asked of the fake with getChatMember), presses status buttons on each card
 (accept, then in progress or forwarded, for half of them answer) and replies to every prompt
-the bot puts to the group. The harness SIGKILLs the bot and starts it again on the same
+the bot puts to the group. After their receipt some citizens (seeded: `add_share`,
+`withdraw_share`) go on: they open "My complaints" (`menu:mine`) and press `cx:add:<id>`, type
+one text carrying a token of their own and press `thread:done`; or press `cx:withdraw:<id>` and
+`withdraw:yes`. The operator may have closed the complaint first (no button in the list, or a
+refusal): that is fine when the citizen is told so; the operator stops working a withdrawn
+complaint. The harness SIGKILLs the bot and starts it again on the same
 database: most kills at a seeded random moment 0.2-2.5 s after the bot began long-polling, some
-of them brought forward to just after the bot fetched a Send press, a photo or an operator
-action (seen as the confirming `offset` of its next getUpdates), some during start-up. The fake
+of them brought forward to just after the bot fetched a Send press, a photo, an operator
+action, or (whichever comes first, as these are rare) a typed addition or a "Yes, withdraw it"
+(seen as the confirming `offset` of its next getUpdates), some during start-up. The fake
 Bot API redelivers every update until a getUpdates with a higher `offset` confirms it, as
 Telegram does. Whoever got no answer within `resend_after` seconds of bot uptime (summed over
 restarts) acts again, as a person would: a new update with the same content. The operator sees
@@ -33,13 +39,24 @@ What the ledger counts (`Ledger.report` prints it all):
 - status notices: one per `complaint_events` row made by an operator: a message to the citizen
   naming the number and that status's label in the citizen's language, with no receipt code.
   Change notes: the same in the operator group (operator language), without buttons.
+- after filing, per citizen who typed an addition: rows of `complaint_messages` holding the
+  citizen's token (0 *missing* unless the citizen was told the complaint had closed, 2+
+  *stored twice*) and messages to the group holding it (one per stored row; an extra is a
+  duplicate send). Per citizen who pressed "Yes, withdraw it": the complaint ends `withdrawn`
+  with exactly one `withdrawn` event by the citizen (unless the citizen was told it had closed
+  or moved on), the group's change note for it (counted with the change notes) and the
+  citizen's confirmation, once. Messages of this dialog that name the number ("My complaints"
+  lists statuses) are not taken for status notices.
 - outbox: every row should end `sent`; any other status is listed by kind and status.
 - consecutive duplicates: two `sendMessage` calls in a row to one chat with the same text and
   keyboard. *Explained* when the chat's user pushed an update in between (a re-pressed button
   rightly gets the same prompt again); the others count as duplicates, by kind.
-- *losses* sums lost complaints, missing receipts, cards, photos, notices, change notes and
-  unsent outbox rows; *duplicate sends* sums the duplicated receipts, cards, photos, notices and
-  change notes. The bound for duplicates is one per kill (one Telegram call in flight).
+- *losses* sums lost complaints, missing receipts, cards, photos, notices, change notes,
+  additions (stored, forwarded), withdrawals (stored, confirmed) and unsent outbox rows;
+  *stored twice* (`doubled`) sums complaints, additions and withdrawn events stored more than
+  once, and must be 0; *duplicate sends* sums the duplicated receipts, cards, photos, notices,
+  change notes, forwarded additions and withdrawal confirmations. The bound for duplicates
+  is one per kill (one Telegram call in flight).
 """
 
 from __future__ import annotations
@@ -86,7 +103,31 @@ TICK = 0.02
 OUTBOX_DONE = frozenset({"sent"})  # outbox states that count as delivered
 # What an aimed kill waits for: the bot fetching a Send press, a photo or an operator action.
 SEND, PHOTO, OPERATOR_ACT = "a Send press", "a photo", "an operator action"
+# ... or, after filing, a citizen's addition (the typed text) or withdrawal ("Yes, withdraw it")
+# (rare, one per citizen at most: an aimed kill takes whichever comes first, of them or its own)
+ADDITION, WITHDRAWAL = "an addition", "a withdrawal"
 AIMS = (SEND, SEND, PHOTO, OPERATOR_ACT)
+THREAD_AIMS = (ADDITION, WITHDRAWAL)
+# After the receipt (see CitizenSim.plan): add one text to the complaint, or withdraw it.
+ADD, WITHDRAW = "add", "withdraw"
+# Texts recognised by their msgid (in both catalogs; placeholders match anything, {number} a
+# registration number): the thread's answers to the citizen, and the group's addition.
+THREAD_TEXTS = {
+    "list": "Your complaints:",
+    "adding": "Write what you want to add to complaint No. {number}, or send photos. Each "
+    "message goes to the operators at once. Press «Done» when you have finished.",
+    "added": "Added and passed to the operators. You can add more, or press «Done».",
+    "withdraw?": "Do you really want to withdraw complaint No. {number}? The operators will stop "
+    "working on it, and it cannot be undone.",
+    "withdrawn": "Complaint No. {number} is withdrawn. The operators have been told. "
+    "Thank you for letting us know.",
+    "closed": "Complaint No. {number} is already closed, so nothing can be added to it "
+    "or withdrawn. You can file a new complaint.",
+    "closed now": "Complaint No. {number} is «{status}»: nothing can be added to it or "
+    "withdrawn now. You can file a new complaint.",  # the wording since the status is named
+    "moved on": "Nothing changed: the complaint has moved on in the meantime.",
+}
+ADDITION_HEADER = "➕ The citizen added to complaint No. {number}:"
 STOP_TIMEOUT = 15.0
 # What a citizen types at a prompt that wants text, recognised by the prompt's msgid.
 TEXT_PROMPTS = {
@@ -122,6 +163,8 @@ class CrashConfig:
     photo_share: float = 0.5
     named_share: float = 0.4
     answer_share: float = 0.5  # complaints the operator also answers (a prompt and a reply)
+    add_share: float = 0.35  # citizens who add a text to their complaint after the receipt
+    withdraw_share: float = 0.3  # ... and who withdraw it (while it is still open)
     kill_phase_cap: float = 60.0  # seconds; fewer kills happen on a slow machine
     final_timeout: float = 35.0
     startup_kills: float = 0.15  # share of kills during start-up, before the bot polls
@@ -287,6 +330,7 @@ class Pending:
     tries: int = 1
     trigger: str | None = None  # a kill may be aimed at this action
     up_at: float = 0.0  # the bot's total uptime when it was last pushed
+    done: Callable[[], bool] | None = None  # answered when true (default: any new prompt)
 
 
 @dataclass
@@ -309,10 +353,26 @@ class CitizenSim:
     resends: int = 0
     photo_tries: int = 0
     confused: int = 0
+    plan: str | None = None  # ADD or WITHDRAW after the receipt, or nothing
+    stage: str = "filing"  # filing -> mine -> list -> step -> typed / confirmed -> over
+    thread_from: int = 0  # calls seen at the last step after filing
+    typed_index: int | None = None  # calls seen when the addition was first typed
+    yes_index: int | None = None  # ... when "Yes, withdraw it" was first pressed
+    refused: str = ""  # why the bot would not add or withdraw (the complaint had moved on)
 
     @property
     def first_name(self) -> str:
         return f"Citizen{self.index}"
+
+    @property
+    def token(self) -> str:
+        """A mark of this citizen's addition, found in the database and in the group."""
+        return f"dop{self.index}z{self.chat % 1000}q"
+
+    def addition(self) -> str:
+        if self.locale == "ru":
+            return f"Дополнение ({self.token}): вода течёт уже и в подвал второго подъезда."
+        return f"Толуктоо ({self.token}): суу экинчи подъезддин жертөлөсүнө да агып жатат."
 
     def description(self) -> str:
         if self.locale == "ru":
@@ -344,6 +404,8 @@ class CrashRun:
         self.kill_marks: list[int] = []  # calls seen when each kill was done
         self.kills_on_pending = 0  # kills while some pushed action had no answer yet
         self.kills_on_send = 0  # ... while a Send press had no answer yet
+        self.kills_on_thread = 0  # ... while an addition or a withdrawal had no answer yet
+        self.aimed_landed: Counter = Counter()  # kills brought forward, by what they aimed at
         self.unexpected_exits: list[str] = []
         self.failed_starts = 0
         self.started_index = 0
@@ -360,6 +422,10 @@ class CrashRun:
         self.killing = True
         self.receipt = _receipt_pattern()
         self.text_prompts = _text_prompt_prefixes()
+        self.thread_texts = {kind: _template(msgid) for kind, msgid in THREAD_TEXTS.items()}
+        self.addition_header = _template(ADDITION_HEADER)
+        # a card rendered after its complaint closed (withdrawn) has no buttons: its first lines
+        self.card_lines = (_template("Complaint No. {number}"), _template("Category: {category}"))
         self.citizens = self._make_citizens()
         self.operator = OperatorSim(self, random.Random(cfg.seed * 7919 + 1))
         self.t0 = time.monotonic()
@@ -383,6 +449,11 @@ class CrashRun:
                     // self.cfg.waves,
                 )
             )
+            roll = random.Random(self.cfg.seed * 7_000_003 + i).random()
+            if roll < self.cfg.add_share:
+                people[-1].plan = ADD
+            elif roll < self.cfg.add_share + self.cfg.withdraw_share:
+                people[-1].plan = WITHDRAW
         return people
 
     def log(self, message: str) -> None:
@@ -479,7 +550,8 @@ class CrashRun:
         if "callback_query" in update:
             self.presses.append(update["callback_query"]["id"])
         update_id = self.api.push_update(update)
-        if trigger and trigger == self.aim and self.killing and self.aimed_update is None:
+        aimed = trigger == self.aim or (trigger in THREAD_AIMS and self.aim is not None)
+        if trigger and aimed and self.killing and self.aimed_update is None:
             self.aimed_update = (update_id, trigger)
 
     # ----- the bot: kills and restarts ------------------------------------------------------
@@ -520,6 +592,7 @@ class CrashRun:
             at = time.monotonic() + self.kill_rng.uniform(0, self.cfg.target_delay)
             if at < self.kill_at:
                 self.kill_at = at
+                self.aimed_landed[what] += 1
                 self.log(f"kill aimed at {what}")
 
     def _maybe_kill(self) -> None:
@@ -546,6 +619,7 @@ class CrashRun:
         pending += [self.operator.pending] if self.operator.pending is not None else []
         self.kills_on_pending += bool(pending)
         self.kills_on_send += any(p.label == "confirm:yes" for p in pending)
+        self.kills_on_thread += any(p.trigger in (ADDITION, WITHDRAWAL) for p in pending)
 
     def _watch_bot(self) -> None:
         code = self.bot.exited()
@@ -600,23 +674,127 @@ class CrashRun:
             return
         latest = self._latest_prompt(c.chat)
         if c.pending is not None:
-            if latest is not None and latest[0] >= c.pending.index:
+            if c.pending.done is not None:
+                answered = c.pending.done()
+            else:
+                answered = latest is not None and latest[0] >= c.pending.index
+            if answered:
                 c.pending = None
                 c.next_at = now + c.rng.uniform(*self.cfg.think)
             elif self.overdue(c.pending):
                 self._resend(c.chat, c.pending)
                 c.resends += 1
             return
-        if self._citizen_finished(c):
+        if c.stage == "filing" and self._citizen_finished(c):
+            if c.plan is None:
+                c.status = "done"
+                self.log(f"citizen {c.index} done")
+                return
+            c.stage = "mine"
+        if c.stage == "over":
             c.status = "done"
-            self.log(f"citizen {c.index} done")
+            self.log(f"citizen {c.index} done ({c.plan}{': ' + c.refused if c.refused else ''})")
             return
         if now < c.next_at:
+            return
+        if c.stage != "filing":
+            self._drive_thread(c)
             return
         if latest is None:
             self._act_citizen(c, "/start", self._citizen_text(c, "/start"))
             return
         self._decide(c, latest[1])
+
+    # ----- citizens after filing: "My complaints", then add a text or withdraw -------------
+    def _since(self, c: CitizenSim, start: int, wanted: Callable[[Call], bool]) -> Call | None:
+        """The first message to the citizen's chat since call `start` that `wanted` accepts."""
+        for index in self.sends_by_chat.get(c.chat, []):
+            if index >= start and wanted(self.calls[index]):
+                return self.calls[index]
+        return None
+
+    def _offers(self, c: CitizenSim, start: int, *buttons: str) -> Callable[[], bool]:
+        """An answer check: a message since `start` with one of these buttons (or prefixes)."""
+
+        def has(call: Call) -> bool:
+            return any(b.startswith(buttons) for b in inline_buttons(call))
+
+        return lambda: self._since(c, start, has) is not None
+
+    def _drive_thread(self, c: CitizenSim) -> None:
+        start = len(self.calls)
+        if c.stage == "mine":
+            c.thread_from, c.stage = start, "list"
+            listed = self._offers(c, start, "receipt:new:")
+            menus = [i for i in self.prompts_by_chat.get(c.chat, []) if i >= (c.send_index or 0)]
+            menu = next(
+                (
+                    self.calls[i]
+                    for i in reversed(menus)
+                    if "menu:mine" in inline_buttons(self.calls[i])
+                ),
+                None,
+            )
+            if menu is None:
+                self._act_citizen(c, "/my", self._citizen_text(c, "/my"), done=listed)
+            else:
+                self._press(c, menu, "menu:mine", done=listed)
+        elif c.stage == "list":
+            listing = self._since(
+                c,
+                c.thread_from,
+                lambda call: any(b.startswith("receipt:new:") for b in inline_buttons(call)),
+            )
+            data = (
+                next((b for b in inline_buttons(listing) if b.startswith(f"cx:{c.plan}:")), None)
+                if listing is not None
+                else None
+            )
+            if listing is None:
+                c.stage = "mine"  # (cannot happen: the press was answered by the list)
+            elif data is None:
+                c.refused, c.stage = "no button in My complaints (closed)", "over"
+            else:
+                c.thread_from, c.stage = start, "step"
+                wanted = ("thread:done",) if c.plan == ADD else ("withdraw:yes",)
+                self._press(
+                    c, listing, data, done=self._offers(c, start, *wanted, "menu:complaint")
+                )
+        elif c.stage == "step" and c.plan == ADD:
+            prompt = self._since(
+                c, c.thread_from, lambda call: "thread:done" in inline_buttons(call)
+            )
+            if prompt is None:
+                c.refused, c.stage = "closed when pressing Add", "over"
+                return
+            c.thread_from, c.stage = start, "typed"
+            if c.typed_index is None:
+                c.typed_index = start
+            done = self._offers(c, start, "thread:done", "menu:complaint")
+            self._act_citizen(c, "addition", self._citizen_text(c, c.addition()), ADDITION, done)
+        elif c.stage == "typed":
+            prompt = self._since(
+                c, c.thread_from, lambda call: "thread:done" in inline_buttons(call)
+            )
+            if prompt is None:
+                c.refused, c.stage = "closed when the addition came", "over"
+                return
+            c.stage = "finishing"
+            self._press(c, prompt, "thread:done", done=self._offers(c, start, "menu:complaint"))
+        elif c.stage == "step":  # WITHDRAW
+            prompt = self._since(
+                c, c.thread_from, lambda call: "withdraw:yes" in inline_buttons(call)
+            )
+            if prompt is None:
+                c.refused, c.stage = "closed when pressing Withdraw", "over"
+                return
+            c.stage = "confirmed"
+            if c.yes_index is None:
+                c.yes_index = start
+            done = self._offers(c, start, "menu:complaint")
+            self._press(c, prompt, "withdraw:yes", WITHDRAWAL, done)
+        else:  # finishing, confirmed: answered
+            c.stage = "over"
 
     def _citizen_finished(self, c: CitizenSim) -> bool:
         """Pressed Send, then got a receipt or the main menu."""
@@ -698,7 +876,14 @@ class CrashRun:
             return "name"
         return "address" if c.last_label in ("phone", "contact", "address") else "description"
 
-    def _press(self, c: CitizenSim, prompt: Call, data: str, trigger: str | None = None) -> None:
+    def _press(
+        self,
+        c: CitizenSim,
+        prompt: Call,
+        data: str,
+        trigger: str | None = None,
+        done: Callable[[], bool] | None = None,
+    ) -> None:
         message_id = getattr(prompt, "message_id", 1)
 
         def make() -> dict[str, Any]:
@@ -712,7 +897,7 @@ class CrashRun:
                 username=None,
             )
 
-        self._act_citizen(c, data, make, trigger)
+        self._act_citizen(c, data, make, trigger, done)
 
     def _citizen_message(self, c: CitizenSim, text: str | None = None, **kw: Any):
         def make() -> dict[str, Any]:
@@ -734,9 +919,16 @@ class CrashRun:
         label: str,
         make: Callable[[], dict[str, Any]],
         trigger: str | None = None,
+        done: Callable[[], bool] | None = None,
     ) -> None:
         c.pending = Pending(
-            label, make, len(self.calls), time.monotonic(), up_at=self.uptime(), trigger=trigger
+            label,
+            make,
+            len(self.calls),
+            time.monotonic(),
+            up_at=self.uptime(),
+            trigger=trigger,
+            done=done,
         )
         c.last_label = label
         c.actions += 1
@@ -790,6 +982,7 @@ class OperatorSim:
         self.pending: Pending | None = None  # a press waiting for its callback answer
         self.next_at = 0.0
         self.applied: set[tuple[int, str]] = set()
+        self.withdrawn: set[int] = set()  # complaints the citizen withdrew: nothing left to do
         self.next_read = 0.0
         self.presses = self.replies = self.resends = self.refusals = 0
         self.gave_up: list[str] = []
@@ -845,6 +1038,8 @@ class OperatorSim:
     def _current(self, complaint_id: int) -> Step | None:
         """The first step of the complaint's plan whose status has not shown yet."""
         steps = self.plans.get(complaint_id, [])
+        if complaint_id in self.withdrawn:
+            steps.clear()
         while steps and (complaint_id, STEP_STATUS.get(steps[0].action)) in self.applied:
             steps.pop(0)
         return steps[0] if steps else None
@@ -860,6 +1055,7 @@ class OperatorSim:
         try:
             rows = con.execute("SELECT complaint_id, new_status FROM complaint_events").fetchall()
             self.applied = {(row[0], row[1]) for row in rows}
+            self.withdrawn = {row[0] for row in rows if row[1] == "withdrawn"}
         except sqlite3.Error:
             pass
         finally:
@@ -939,6 +1135,31 @@ def _text_prompt_prefixes() -> dict[str, list[str]]:
     return found
 
 
+def _template(msgid: str) -> list[re.Pattern[str]]:
+    """Patterns of a message as the catalogs word it: {number} is a registration number,
+    another placeholder anything."""
+    from bot.i18n import I18n
+
+    i18n = I18n(ZoneInfo(TIMEZONE), strict=False)
+    found = []
+    for text in {msgid, *(i18n.texts(locale).gettext(msgid) for locale in ("ky", "ru"))}:
+        parts = re.split(r"(\{[^{}]*\})", text)
+        pattern = "".join(
+            REG_NUMBER.pattern
+            if part == "{number}"
+            else ".*?"
+            if part.startswith("{") and part.endswith("}")
+            else re.escape(part)
+            for part in parts
+        )
+        found.append(re.compile(pattern, re.S))
+    return found
+
+
+def _matches(patterns: list[re.Pattern[str]], text: str) -> bool:
+    return any(p.search(text) for p in patterns)
+
+
 # -- the ledger ----------------------------------------------------------------------------------
 @dataclass
 class Tally:
@@ -986,6 +1207,19 @@ class Ledger:
     photos_twice: int = 0  # one photo stored twice in one complaint (informational)
     notices: Tally = field(default_factory=Tally)
     change_notes: Tally = field(default_factory=Tally)
+    # after filing: per citizen who typed an addition, its rows in complaint_messages (found by
+    # the citizen's token) and its messages to the group; per citizen who confirmed a
+    # withdrawal, the 'withdrawn' events and the citizen's confirmation
+    additions: Tally = field(default_factory=Tally)
+    addition_forwards: Tally = field(default_factory=Tally)
+    additions_refused: int = 0  # the complaint had closed: told so, nothing stored
+    withdrawals: Tally = field(default_factory=Tally)
+    withdraw_confirmations: Tally = field(default_factory=Tally)
+    withdrawals_refused: int = 0  # the operator got there first: told so, nothing changed
+    thread_plans: Counter = field(default_factory=Counter)  # plan -> citizens
+    thread_texts_to_citizens: int = 0  # messages of the thread dialog naming a number
+    kills_on_thread: int = 0
+    aimed: Counter = field(default_factory=Counter)  # kills brought forward, by aim
     outbox_rows: int = 0
     outbox_not_sent: Counter = field(default_factory=Counter)
     consecutive: Counter = field(default_factory=Counter)  # kind -> unexplained pairs
@@ -1013,8 +1247,17 @@ class Ledger:
             + self.card_photos.missing
             + self.notices.missing
             + self.change_notes.missing
+            + self.additions.missing
+            + self.addition_forwards.missing
+            + self.withdrawals.missing
+            + self.withdraw_confirmations.missing
             + sum(self.outbox_not_sent.values())
         )
+
+    @property
+    def doubled(self) -> int:
+        """Effects stored more than once: complaints, additions, withdrawals."""
+        return self.stored_twice + self.additions.extra + self.withdrawals.extra
 
     @property
     def duplicate_sends(self) -> int:
@@ -1025,6 +1268,8 @@ class Ledger:
             + self.card_photos.extra
             + self.notices.extra
             + self.change_notes.extra
+            + self.addition_forwards.extra
+            + self.withdraw_confirmations.extra
         )
 
     @property
@@ -1034,7 +1279,7 @@ class Ledger:
             self.finished == self.citizens
             and self.operator_gave_up == 0
             and self.losses == 0
-            and self.stored_twice == 0
+            and self.doubled == 0
             and self.duplicate_sends <= self.bound
             and sum(self.consecutive.values()) <= self.bound
         )
@@ -1064,6 +1309,15 @@ class Ledger:
             + f"  (one photo stored twice in a complaint: {self.photos_twice})",
             tally("status notices", self.notices),
             tally("group change notes", self.change_notes),
+            f"  after filing: plans {dict(sorted(self.thread_plans.items()))}; kills with an"
+            f" unanswered addition or withdrawal {self.kills_on_thread}; kills aimed (landed) "
+            + (", ".join(f"{k} {v}" for k, v in sorted(self.aimed.items())) or "none"),
+            tally("additions stored", self.additions)
+            + f"  (refused, complaint closed: {self.additions_refused})",
+            tally("additions to group", self.addition_forwards),
+            tally("withdrawn events", self.withdrawals)
+            + f"  (refused, moved on: {self.withdrawals_refused})",
+            tally("withdrawal confirmed", self.withdraw_confirmations),
             f"  outbox rows {self.outbox_rows}, not sent: "
             + (", ".join(f"{k}={v}" for k, v in sorted(self.outbox_not_sent.items())) or "0"),
             "  consecutive identical sends to one chat: unexplained "
@@ -1074,7 +1328,8 @@ class Ledger:
                 else ""
             )
             + f", explained by a re-sent action {self.consecutive_explained}",
-            f"  TOTAL lost {self.losses}, duplicate sends {self.duplicate_sends}"
+            f"  TOTAL lost {self.losses}, stored twice {self.doubled},"
+            f" duplicate sends {self.duplicate_sends}"
             f" (bound {self.bound}); ERROR/Traceback log lines "
             f"{self.error_lines}" + ("; TOKEN IN LOG" if self.token_in_log else ""),
         ]
@@ -1089,7 +1344,8 @@ def _read_db(path: Path) -> dict[str, list[sqlite3.Row]]:
     try:
         q = {
             "citizens": "SELECT id, user_key, locale FROM citizens WHERE channel = 'telegram'",
-            "complaints": "SELECT id, reg_number, citizen_id FROM complaints ORDER BY id",
+            "complaints": "SELECT id, reg_number, citizen_id, status FROM complaints ORDER BY id",
+            "messages": "SELECT id, complaint_id, kind, body FROM complaint_messages ORDER BY id",
             "events": "SELECT complaint_id, new_status, actor FROM complaint_events ORDER BY id",
             "outbox": "SELECT id, kind, recipient, status FROM outbox ORDER BY id",
             "photos": "SELECT complaint_id, sha256 FROM complaint_photos",
@@ -1130,6 +1386,8 @@ def build_ledger(run: CrashRun, *, clean_exit: bool) -> Ledger:
         kills=run.kills,
         kills_on_pending=run.kills_on_pending,
         kills_on_send=run.kills_on_send,
+        kills_on_thread=run.kills_on_thread,
+        aimed=run.aimed_landed,
         kills_in_startup=run.kills_in_startup,
         bound=run.kills if run.cfg.max_duplicates is None else run.cfg.max_duplicates,
         unexpected_exits=len(run.unexpected_exits),
@@ -1162,7 +1420,12 @@ def build_ledger(run: CrashRun, *, clean_exit: bool) -> Ledger:
         mine = rows_of.get(citizen["id"], []) if citizen else []
         locale = (citizen["locale"] if citizen else None) or sim.locale
         _citizen_ledger(ledger, run, sim, mine, sends[sim.chat])
-        _notices_ledger(ledger, run.receipt, mine, sends[sim.chat], db["events"], locale, labels)
+        to_me = [c for c in sends[sim.chat] if not _thread_text(run, c)]
+        ledger.thread_texts_to_citizens += sum(
+            1 for c in sends[sim.chat] if _thread_text(run, c) and REG_NUMBER.search(text_of(c))
+        )
+        _notices_ledger(ledger, run.receipt, mine, to_me, db["events"], locale, labels)
+        _thread_ledger(ledger, run, sim, mine, sends[sim.chat], db)
     _group_ledger(ledger, run, db, {r["id"]: r for r in db["complaints"]}, labels)
     _outbox_ledger(ledger, db)
     _consecutive(ledger, run)
@@ -1202,6 +1465,73 @@ def _citizen_ledger(ledger: Ledger, run: CrashRun, sim: CitizenSim, mine, to_me)
     ledger.untold_numbers += len(numbers - told)
 
 
+def _thread_text(run: CrashRun, call: Call) -> bool:
+    """A message of the thread dialog ("My complaints", add, withdraw): not a status notice."""
+    return any(_matches(patterns, text_of(call)) for patterns in run.thread_texts.values())
+
+
+def _thread_ledger(ledger: Ledger, run: CrashRun, sim: CitizenSim, mine, to_me, db) -> None:
+    """After filing: an addition stored once and forwarded once; a withdrawal stored once,
+    confirmed once (or refused, and the citizen told so)."""
+    if sim.plan is None or not mine:
+        return
+    ledger.thread_plans[sim.plan] += 1
+    if sim.refused and sim.typed_index is None and sim.yes_index is None:
+        # "My complaints" offered no button, or Add / Withdraw was refused: it had closed
+        if sim.plan == ADD:
+            ledger.additions_refused += 1
+        else:
+            ledger.withdrawals_refused += 1
+        ledger.notes.append(f"citizen {sim.index} ({sim.plan}): {sim.refused}")
+    ids = {r["id"] for r in mine}
+    refusals = ("closed", "closed now", "moved on")
+
+    def told_refused(start: int) -> bool:
+        """Told, after call `start`, that the complaint had closed or moved on."""
+        return any(
+            index >= start and _matches(run.thread_texts[kind], text_of(run.calls[index]))
+            for index in run.sends_by_chat.get(sim.chat, [])
+            for kind in refusals
+        )
+
+    if sim.plan == ADD and sim.typed_index is not None:
+        rows = [m for m in db["messages"] if sim.token in (m["body"] or "")]
+        if any(m["complaint_id"] not in ids or m["kind"] != "addition" for m in rows):
+            ledger.problems.append(f"citizen {sim.index}: addition stored on another complaint")
+        if not rows and told_refused(sim.typed_index):
+            ledger.additions_refused += 1
+            return
+        _count(ledger, ledger.additions, len(rows), f"citizen {sim.index} addition rows")
+        group = [
+            c
+            for c in run.calls
+            if c.method == "sendMessage" and chat_of(c) == OPERATOR_CHAT and sim.token in text_of(c)
+        ]
+        if rows and (problem := ledger.addition_forwards.add_many(len(rows), len(group))):
+            ledger.problems.append(f"citizen {sim.index} addition to the group: {problem}")
+    elif sim.plan == WITHDRAW and sim.yes_index is not None:
+        row = mine[0]
+        events = [
+            e
+            for e in db["events"]
+            if e["complaint_id"] == row["id"] and e["new_status"] == "withdrawn"
+        ]
+        refused = told_refused(sim.yes_index)
+        if not events and row["status"] != "withdrawn" and refused:
+            ledger.withdrawals_refused += 1
+            return
+        what = f"citizen {sim.index} withdrawal of {row['reg_number']}"
+        _count(ledger, ledger.withdrawals, len(events), f"{what}: withdrawn events")
+        if row["status"] != "withdrawn":
+            ledger.problems.append(f"{what}: status is {row['status']}")
+        if any(e["actor"] != "citizen" for e in events):
+            ledger.problems.append(f"{what}: an event not by the citizen")
+        if refused:
+            ledger.problems.append(f"{what}: withdrawn, yet the citizen was told it was refused")
+        confirmations = [c for c in to_me if _matches(run.thread_texts["withdrawn"], text_of(c))]
+        _count(ledger, ledger.withdraw_confirmations, len(confirmations), f"{what}: confirmation")
+
+
 def _notices_ledger(ledger: Ledger, receipt, mine, to_me, events, locale, labels) -> None:
     """One status notice to the citizen for every change an operator made."""
     notices: Counter = Counter()
@@ -1233,13 +1563,18 @@ def _group_ledger(ledger: Ledger, run: CrashRun, db, complaint_by_id, labels) ->
     group = [c for c in run.calls if chat_of(c) == OPERATOR_CHAT]
     cards: Counter = Counter()
     notes: Counter = Counter()
+    id_of = {row["reg_number"]: cid for cid, row in complaint_by_id.items()}
     for call in group:
         if call.method != "sendMessage":
             continue
-        if (cid := card_complaint_id(call)) is not None:
+        text = text_of(call)
+        if (cid := card_complaint_id(call)) is None and _buttonless_card(run, text):
+            cid = id_of.get(REG_NUMBER.search(text).group(0), -1)
+        if cid is not None:
             cards[cid] += 1
             continue
-        text = text_of(call)
+        if _matches(run.addition_header, text):
+            continue  # a citizen's addition (counted by its token in _thread_ledger)
         for number in set(REG_NUMBER.findall(text)):
             status = _status_in(text, OPERATOR_LOCALE, labels)
             if status and not is_force_reply(call):
@@ -1251,10 +1586,17 @@ def _group_ledger(ledger: Ledger, run: CrashRun, db, complaint_by_id, labels) ->
     _photos_ledger(ledger, group, db["photos"])
     for event in db["events"]:
         row = complaint_by_id.get(event["complaint_id"])
-        if row is None or not event["actor"].startswith("operator"):
+        by_citizen = event["actor"] == "citizen" and event["new_status"] == "withdrawn"
+        if row is None or not (event["actor"].startswith("operator") or by_citizen):
             continue
         key = (row["reg_number"], event["new_status"])
         _count(ledger, ledger.change_notes, notes.get(key, 0), f"change note {key}")
+
+
+def _buttonless_card(run: CrashRun, text: str) -> bool:
+    """A card with no buttons: sent first after its complaint had closed (withdrawn)."""
+    header, category = run.card_lines
+    return any(p.match(text) for p in header) and _matches(category, text)
 
 
 def _photos_ledger(ledger: Ledger, group: list[Call], photos) -> None:

@@ -55,6 +55,7 @@ def test_kill_9_loses_nothing_and_doubles_nothing(tmp_path):
     assert ledger.finished == ledger.citizens, report
     assert ledger.lost == 0, report
     assert ledger.stored_twice == 0, report
+    assert ledger.doubled == 0, report  # complaints, additions, withdrawals
     assert ledger.losses == 0, report
     assert ledger.operator_gave_up == 0, report
     # at-least-once: at most one duplicated Telegram send per kill
