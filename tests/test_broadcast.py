@@ -300,3 +300,29 @@ async def test_outside_the_window_the_other_languages_template_goes_and_is_repor
     report = await wa.app.hearings.report(broadcast.id)
     text = wa.app.hearing_notices.report_text(broadcast, report)
     assert "другом языке: 1" in text and "Отправлено: 1" in text
+
+
+async def test_a_broadcast_spread_over_days_reports_each_day_and_once_at_the_end(
+    small_batches, tmp_path, clock
+):
+    app = small_batches  # two business-initiated WhatsApp conversations a day
+    whatsapp = Recorder("whatsapp")
+    app.outbox.add_channel(whatsapp)
+    app.outbox.add_channel(Recorder())  # the operator group's reports
+    await subscribers(app, clock, 5, channel="whatsapp", first=996700000300)
+    clock.advance(days=2)  # outside the 24-hour window: each counts against the daily quota
+    await announce(app, tmp_path)
+    reports = []
+    for _day in range(3):
+        await app.store.broadcasts.wake_waiting(now=clock.now())
+        await app.outbox.run_once()
+        await app.hearings.finish_broadcasts()
+        assert await app.hearings.finish_broadcasts() == 0  # once a day
+        reports.append(len(await app.store.outbox.list(kind="broadcast_report")))
+        clock.advance(days=1, minutes=1)
+    assert len(whatsapp.sent) == 5
+    assert reports == [1, 2, 3]  # day 1, day 2, then the final one
+    [broadcast] = await app.store.broadcasts.list()
+    assert (await app.hearings.report(broadcast.id)).waiting_quota == 0
+    await app.hearings.finish_broadcasts()
+    assert len(await app.store.outbox.list(kind="broadcast_report")) == 3

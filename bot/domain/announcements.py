@@ -249,13 +249,18 @@ class HearingService:
     async def report(self, broadcast_id: int) -> BroadcastReport:
         return await self.store.broadcasts.report(broadcast_id=broadcast_id, now=self.clock.now())
 
-    async def post_report(self, broadcast_id: int, *, final: bool = False) -> bool:
+    async def post_report(
+        self, broadcast_id: int, *, final: bool = False, day: str | None = None
+    ) -> bool:
         """Queue the delivery report for the operator group (rendered when sent). The final
-        one once (by its key); one on request each time."""
+        one once, and one per day while rows wait for a later day's quota (by their keys); one
+        on request each time."""
         if self.operator_recipient is None:
             return False
         now = self.clock.now()
         key = f"breport:{broadcast_id}:final" if final else None
+        if day is not None:
+            key = f"breport:{broadcast_id}:day:{day}"
         message = NewOutboxMessage(
             channel=self.operator_channel,
             recipient=self.operator_recipient,
@@ -263,21 +268,22 @@ class HearingService:
             payload={"broadcast_id": broadcast_id},
             dedupe_key=key,
         )
-        await self.store.outbox.add(messages=[message], now=now)
-        return True
+        return await self.store.outbox.add(messages=[message], now=now) > 0
 
     async def finish_broadcasts(self) -> int:
-        """Post the final report of each broadcast with nothing left to send today; returns
-        how many were reported."""
+        """Report each broadcast with nothing left to send today: the day's report while rows
+        wait for a later day's WhatsApp quota (once a day), the final one when nothing is left
+        at all (once); returns how many reports were queued now."""
         reported = 0
+        today = self.clock.now().astimezone(self.tz).date().isoformat()
         for broadcast in await self.store.broadcasts.list(status="running"):
-            if broadcast.reported_at is not None:
-                continue
             report = await self.report(broadcast.id)
             if not report.finished:
                 continue
-            if await self.store.broadcasts.mark_reported(
-                broadcast_id=broadcast.id, now=self.clock.now(), done=not report.waiting_quota
+            if report.waiting_quota:
+                reported += await self.post_report(broadcast.id, day=today)
+            elif await self.store.broadcasts.mark_reported(
+                broadcast_id=broadcast.id, now=self.clock.now(), done=True
             ):
                 await self.post_report(broadcast.id, final=True)
                 reported += 1
