@@ -6,6 +6,7 @@ import another.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import replace
 
@@ -13,6 +14,7 @@ from bot.dialogs.events import Incoming, Option
 from bot.dialogs.states import DRAFT_STATES, PHOTO_STATES, State
 from bot.dialogs.turn import Nav, Turn
 from bot.domain.complaints import OPEN_STATUSES
+from bot.domain.media import ImageRejected
 
 # Dialogs other dialogs (or the kernel) open by name.
 LANGUAGE = "language"
@@ -26,6 +28,8 @@ LANGUAGE_COMMAND = "/language"  # the one command that works before a language i
 MENU_OPTION = "menu:"
 
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2060\ufeff]")
+
+log = logging.getLogger(__name__)
 
 
 def with_event(event: Incoming, **changes) -> Incoming:
@@ -117,3 +121,24 @@ def thread_options(turn: Turn, complaint) -> tuple[Option, ...]:
             _("↩️ Withdraw No. {number}").format(number=number),
         ),
     )
+
+
+async def take_photo(nav: Nav, turn: Turn, media, attachment) -> str | None:
+    """Clean and store one photo a citizen sent; its stored path, or None after saying what was
+    wrong and showing the step again (a file that is not a photo, an unreadable picture, a
+    failed download)."""
+    if attachment.kind != "image":
+        await nav.reprompt(turn, turn._("I cannot use a file here."))
+        return None
+    try:
+        stored = await media.save_photo(await attachment.fetch())
+    except ImageRejected:
+        hint = turn._("This file is not a photo I can read. Please send a JPEG or PNG picture.")
+        await nav.reprompt(turn, hint)
+        return None
+    except Exception as exc:  # a failed download must not end the dialog
+        log.warning("photo download failed: %s", type(exc).__name__)
+        hint = turn._("I could not download this photo. Please try sending it again.")
+        await nav.reprompt(turn, hint)
+        return None
+    return stored.path

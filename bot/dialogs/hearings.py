@@ -14,14 +14,13 @@ from __future__ import annotations
 import logging
 import uuid
 
-from bot.dialogs.common import text_input
+from bot.dialogs.common import take_photo, text_input
 from bot.dialogs.dialog import Command, Dialog, MenuEntry, Route
 from bot.dialogs.events import Document, Option, Reply
 from bot.dialogs.inputs import row_id
 from bot.dialogs.states import State
 from bot.dialogs.turn import Turn
 from bot.domain.hearings import CANCELLED, Hearing, hearing_ics
-from bot.domain.media import ImageRejected
 from bot.i18n import N_
 from bot.notices.hearings import HEARING_PREFIX, hearing_card
 from bot.storage.models import NewOutboxMessage
@@ -195,25 +194,10 @@ class HearingsDialog(Dialog):
         await self._store_proposal(turn, hearing, draft, text)
 
     async def _photo(self, turn: Turn, draft: dict) -> None:
-        _ = turn._
-        attachment = turn.event.attachments[0]
-        if attachment.kind != "image":
-            await self.nav.reprompt(turn, _("I cannot use a file here."))
+        path = await take_photo(self.nav, turn, self.services.media, turn.event.attachments[0])
+        if path is None:
             return
-        try:
-            stored = await self.services.media.save_photo(await attachment.fetch())
-        except ImageRejected:
-            await self.nav.reprompt(
-                turn, _("This file is not a photo I can read. Please send a JPEG or PNG picture.")
-            )
-            return
-        except Exception as exc:  # a failed download must not end the dialog
-            log.warning("photo download failed: %s", type(exc).__name__)
-            await self.nav.reprompt(
-                turn, _("I could not download this photo. Please try sending it again.")
-            )
-            return
-        draft["photo"] = stored.path
+        draft["photo"] = path
         turn.conv.data[DRAFT_KEY] = draft
         await self.nav.prompt(turn)
 

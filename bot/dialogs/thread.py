@@ -15,14 +15,19 @@ from __future__ import annotations
 import logging
 import uuid
 
-from bot.dialogs.common import THREAD_PREFIX, VERIFIED_KEY, cancel_option, text_input
+from bot.dialogs.common import (
+    THREAD_PREFIX,
+    VERIFIED_KEY,
+    cancel_option,
+    take_photo,
+    text_input,
+)
 from bot.dialogs.dialog import Dialog, Route
 from bot.dialogs.events import Option, Reply
 from bot.dialogs.inputs import row_id
 from bot.dialogs.states import State
 from bot.dialogs.turn import Turn
 from bot.domain.complaints import OPEN_STATUSES, WITHDRAWN, CitizenRef
-from bot.domain.media import ImageRejected
 from bot.i18n import N_
 from bot.notices.complaints import STATUS_LABELS
 from bot.notices.thread import CLARIFY_PREFIX
@@ -133,27 +138,10 @@ class ComplaintThreadDialog(Dialog):
         if turn.event.kind == "photo" and turn.event.attachments:
             photos = []
             for attachment in turn.event.attachments:
-                try:
-                    if attachment.kind != "image":
-                        raise ImageRejected("not_an_image")
-                    stored = await self.services.media.save_photo(await attachment.fetch())
-                except ImageRejected:
-                    await self.nav.reprompt(
-                        turn,
-                        turn._(
-                            "This file is not a photo I can read. Please send a JPEG or PNG "
-                            "picture."
-                        ),
-                    )
+                path = await take_photo(self.nav, turn, self.services.media, attachment)
+                if path is None:
                     return None, []
-                except Exception as exc:  # a failed download must not end the dialog
-                    log.warning("photo download failed: %s", type(exc).__name__)
-                    await self.nav.reprompt(
-                        turn,
-                        turn._("I could not download this photo. Please try sending it again."),
-                    )
-                    return None, []
-                photos.append(stored.path)
+                photos.append(path)
             return None, photos
         return await text_input(self.nav, turn, MIN_TEXT, MAX_TEXT), []
 

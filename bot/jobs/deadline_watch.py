@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from bot.jobs import every_check
 from bot.storage.deadlines import RunningDeadline
 from bot.storage.models import NewOutboxMessage
 
@@ -22,15 +23,7 @@ PASSED = timedelta(seconds=1)  # a deadline ends at 23:59:59: it has passed a se
 
 
 def register(scheduler, app) -> None:
-    scheduler.add_job(
-        tick,
-        "interval",
-        args=[app],
-        minutes=app.settings.deadline_check_minutes,
-        id="deadline_watch",
-        max_instances=1,
-        coalesce=True,
-    )
+    every_check(scheduler, app, tick, "deadline_watch")
 
 
 async def tick(app) -> int:

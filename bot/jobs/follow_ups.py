@@ -5,21 +5,14 @@ answer: the question's row and its outbox row are written in one transaction."""
 from __future__ import annotations
 
 from bot.domain.complaints import ANSWERED
+from bot.jobs import every_check
 from bot.storage.models import NewOutboxMessage
 
 BATCH = 200
 
 
 def register(scheduler, app) -> None:
-    scheduler.add_job(
-        tick,
-        "interval",
-        args=[app],
-        minutes=app.settings.deadline_check_minutes,
-        id="follow_ups",
-        max_instances=1,
-        coalesce=True,
-    )
+    every_check(scheduler, app, tick, "follow_ups")
 
 
 async def tick(app) -> int:
