@@ -150,7 +150,9 @@ async def build_app(
         concurrency=settings.outbox_concurrency,
     )
     # one renderer per kind of notice: ids in the row, text in the recipient's language when sent
-    complaint_notices = ComplaintNotices(store, i18n, content, settings.operator_locale)
+    complaint_notices = ComplaintNotices(
+        store, i18n, content, settings.operator_locale, settings.deadline_remind_working_days
+    )
     notices = Notices(
         complaint_notices,
         QuestionNotices(store, i18n, settings.operator_locale),

@@ -97,8 +97,16 @@ def description_text(t: Texts, complaint: Complaint) -> str:
 class ComplaintNotices:
     """Renderers of the complaint kinds of the outbox, and the operator card."""
 
-    def __init__(self, store: Store, i18n: I18n, content: Content, operator_locale: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        i18n: I18n,
+        content: Content,
+        operator_locale: str,
+        remind_days: int = 2,
+    ) -> None:
         self.store = store
+        self.remind_days = remind_days  # DEADLINE_REMIND_WORKING_DAYS, for the help text
         self.i18n = i18n
         self.content = content
         self.operator_locale = operator_locale
@@ -321,10 +329,11 @@ class ComplaintNotices:
                 "⏳ Extend asks for the new date and the reason (at most 30 days beyond the answer "
                 "deadline). ❔ Ask the citizen sends them a question; their answer and anything "
                 "they add appear here under the card.\n"
-                "Reminders come 2 working days before each deadline, and every working morning a "
-                "digest. /overdue and /due list the deadlines of this group; /complaint 26-00042 "
+                "Reminders come {days} working days before each deadline, and every working "
+                "morning a digest. /overdue and /due list the deadlines of this group; "
+                "/complaint 26-00042 "
                 "shows one complaint with its history and deadlines."
-            )
+            ).format(days=self.remind_days)
             + "\n\n"
             + _(
                 "/stats shows the survey and complaint figures with a chart (/stats 30d, "
