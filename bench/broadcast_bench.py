@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import statistics
 import sys
@@ -191,6 +192,7 @@ async def run(recipients: int, whatsapp_share: float, kill_at: float | None) -> 
             tg_keys, wa_keys = await seed(app, recipients, whatsapp_share)
             written = await write_broadcast(app)
             await app.close()
+            cpu_before = _children_cpu()
             process = await run_child(folder, telegram.base_url, twilio.base_url)
             killed = False
             first = None  # the first broadcast message seen at a fake: the child is up
@@ -207,6 +209,7 @@ async def run(recipients: int, whatsapp_share: float, kill_at: float | None) -> 
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(process.wait(), 0.05)
             seconds = time.perf_counter() - first[0]
+            cpu = _children_cpu() - cpu_before
             counts = received(telegram, twilio)
             duplicates, missing = tally(counts, tg_keys | wa_keys)
             telegram_sent = sum(counts[k] for k in tg_keys) * (1 - first[1] / recipients)
@@ -217,11 +220,18 @@ async def run(recipients: int, whatsapp_share: float, kill_at: float | None) -> 
         "seconds": seconds,
         "telegram_rate": telegram_sent / seconds,
         "telegram_own_rate": own_window,
+        "sender_cpu": cpu,
         "refused": telegram.refused,
         "duplicates": duplicates,
         "missing": missing,
         "killed": killed,
     }
+
+
+def _children_cpu() -> float:
+    """CPU seconds used by the sending processes that ended (start-up included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def drain(app) -> None:
@@ -280,7 +290,8 @@ def report(name: str, figures: dict, recipients: int, whatsapp: float) -> None:
             f" Telegram {r['telegram_rate']:.0f}/s = {r['telegram_rate'] / CAP:.2f} of the"
             f" {CAP:.0f}/s cap (first to last Telegram message:"
             f" {r['telegram_own_rate']:.0f}/s = {r['telegram_own_rate'] / CAP:.2f});"
-            f" 429s provoked: {r['refused']}; duplicates {r['duplicates']}, missing {r['missing']}"
+            f" 429s provoked: {r['refused']}; duplicates {r['duplicates']}, missing {r['missing']};"
+            f" sender CPU {r['sender_cpu']:.1f} s"
             + ("" if r["killed"] or "kill" not in label else " (finished before the kill)")
         )
     replies = figures["replies"]

@@ -399,6 +399,7 @@ class OutboxDispatcher:
             scrub=is_secret(row) and not confirms_later,
             parts_done=len(parts),
             provider_sid=self._kept(channel, row, last_id, last=True),
+            together=row.lane >= BULK_LANE,
         )
         await self._note_pushed_options(row, rendered)
         return 1

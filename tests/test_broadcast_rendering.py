@@ -1,7 +1,11 @@
 """A broadcast's rows are rendered when sent, in each citizen's language of that moment, while
-what one announcement says in one language is made only once."""
+what one announcement says in one language is made only once; and the marks of rows sent
+together are written together."""
 
 from __future__ import annotations
+
+import asyncio
+import sqlite3
 
 import pytest
 
@@ -69,3 +73,48 @@ async def test_a_second_broadcast_is_never_told_with_the_first_ones_text(app, tm
     assert len(texts) == 4
     assert all(TEXTS["ru"] in text for text in texts[:2])
     assert all("Завтра не будет воды." in text for text in texts[2:])
+
+
+async def test_rows_sent_together_are_marked_in_one_transaction_each_waiting_for_its_own(
+    app, tmp_path, clock
+):
+    await subscribers(app, clock, 3, locale="ru")
+    await announce(app, tmp_path)
+    rows = await app.store.outbox.list(kind="announcement")
+    for row in rows:
+        assert await app.store.outbox.claim(message_id=row.id, now=clock.now())
+    transactions = []
+    real_atomic = app.store.atomic
+
+    async def counted_atomic(fn, *args, **kwargs):
+        transactions.append(fn.__name__)
+        return await real_atomic(fn, *args, **kwargs)
+
+    app.store.atomic = counted_atomic
+    await asyncio.gather(
+        *(
+            app.store.outbox.mark_sent(message_id=row.id, now=clock.now(), together=True)
+            for row in rows
+        )
+    )
+    assert transactions == ["_update_many"]  # one transaction for the three marks
+    assert {row.status for row in await app.store.outbox.list(kind="announcement")} == {"sent"}
+
+
+async def test_a_mark_that_cannot_be_written_fails_its_callers(app, tmp_path, clock):
+    await subscribers(app, clock, 2, locale="ru")
+    await announce(app, tmp_path)
+    rows = await app.store.outbox.list(kind="announcement")
+
+    async def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    app.store.atomic = broken
+    results = await asyncio.gather(
+        *(
+            app.store.outbox.mark_sent(message_id=row.id, now=clock.now(), together=True)
+            for row in rows
+        ),
+        return_exceptions=True,
+    )
+    assert all(isinstance(result, sqlite3.OperationalError) for result in results)
