@@ -50,6 +50,7 @@ from bot.app import attach_telegram, attach_whatsapp, build_app  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.domain.hearings import AnnouncementDraft  # noqa: E402
+from tests.fakes.telegram_api import ApiError  # noqa: E402
 from tests.fakes.twilio_api import (  # noqa: E402
     DEFAULT_ACCOUNT_SID,
     DEFAULT_AUTH_TOKEN,
@@ -117,9 +118,14 @@ class StampedTelegramAPI(CappedTelegramAPI):
         super().__init__(cap)
         self.stamps: list[float] = []
         self.accepted: Counter = Counter()
+        self.refusals: list[float] = []
 
     def _m_sendmessage(self, call):
-        answer = super()._m_sendmessage(call)
+        try:
+            answer = super()._m_sendmessage(call)
+        except ApiError:
+            self.refusals.append(time.monotonic())
+            raise
         self.stamps.append(time.monotonic())
         if "📣" in (call.params.get("text") or ""):
             self.accepted[str(call.params.get("chat_id"))] += 1
@@ -195,6 +201,7 @@ async def run(recipients: int, whatsapp_share: float, kill_at: float | None) -> 
             cpu_before = _children_cpu()
             process = await run_child(folder, telegram.base_url, twilio.base_url)
             killed = False
+            killed_at = time.monotonic()
             first = None  # the first broadcast message seen at a fake: the child is up
             while process.returncode is None:
                 so_far = sum(received(telegram, twilio).values())
@@ -202,6 +209,7 @@ async def run(recipients: int, whatsapp_share: float, kill_at: float | None) -> 
                     first = (time.perf_counter(), so_far)
                 if kill_at and not killed and so_far >= recipients * kill_at:
                     os.kill(process.pid, signal.SIGKILL)
+                    killed_at = time.monotonic()
                     await process.wait()
                     killed = True
                     process = await run_child(folder, telegram.base_url, twilio.base_url)
@@ -221,6 +229,7 @@ async def run(recipients: int, whatsapp_share: float, kill_at: float | None) -> 
         "telegram_rate": telegram_sent / seconds,
         "telegram_own_rate": own_window,
         "sender_cpu": cpu,
+        "refusals": [round(at - killed_at, 2) for at in telegram.refusals],
         "refused": telegram.refused,
         "duplicates": duplicates,
         "missing": missing,
@@ -280,6 +289,14 @@ async def measure(recipients: int, whatsapp: float, steps: int) -> dict:
     return {"runs": runs, "replies": await reply_latency(recipients, steps)}
 
 
+def _when(r: dict, label: str) -> str:
+    """When the 429s came: seconds after the kill (or after the sender started)."""
+    if not r["refusals"]:
+        return ""
+    since = "the kill" if "kill" in label else "the start"
+    return f" (from {min(r['refusals']):+.2f} to {max(r['refusals']):+.2f} s after {since})"
+
+
 def report(name: str, figures: dict, recipients: int, whatsapp: float) -> None:
     print(f"== {name}")
     for label, r in figures["runs"].items():
@@ -290,7 +307,8 @@ def report(name: str, figures: dict, recipients: int, whatsapp: float) -> None:
             f" Telegram {r['telegram_rate']:.0f}/s = {r['telegram_rate'] / CAP:.2f} of the"
             f" {CAP:.0f}/s cap (first to last Telegram message:"
             f" {r['telegram_own_rate']:.0f}/s = {r['telegram_own_rate'] / CAP:.2f});"
-            f" 429s provoked: {r['refused']}; duplicates {r['duplicates']}, missing {r['missing']};"
+            f" 429s provoked: {r['refused']}{_when(r, label)};"
+            f" duplicates {r['duplicates']}, missing {r['missing']};"
             f" sender CPU {r['sender_cpu']:.1f} s"
             + ("" if r["killed"] or "kill" not in label else " (finished before the kill)")
         )
