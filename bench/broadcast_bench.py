@@ -1,8 +1,9 @@
 """A broadcast to 10,000 subscribers (Telegram and WhatsApp mixed) through the fake Bot API and
 the fake Twilio API on 127.0.0.1, with the Telegram cap at 500 messages a second.
 
-    .venv/bin/python bench/broadcast_bench.py                 # about a minute
-    .venv/bin/python bench/broadcast_bench.py --recipients 2000 --whatsapp 0.2
+    .venv/bin/python bench/broadcast_bench.py                 # this tree and main: 4 minutes
+    .venv/bin/python bench/broadcast_bench.py --baseline none # this tree only
+    .venv/bin/python bench/broadcast_bench.py --recipients 2000 --whatsapp 0.2 --rounds 2
 
 Prints, for a run straight through and for a run killed with SIGKILL half-way and restarted:
 - the time to write every row (all are written before any is sent);
@@ -12,8 +13,13 @@ Prints, for a run straight through and for a run killed with SIGKILL half-way an
 and, for the straight run, the p50/p99 latency of citizens' replies (`/help` through the real
 dispatcher) while the broadcast drains, beside the same with an empty outbox.
 
-The sender runs in a child process (`--child`), the fake servers here: the kill -9 hits the
-process that sends, as it would in production. The documented window allows at most one
+The sender runs in a child process (`--sender`), the fake servers here: the kill -9 hits the
+process that sends, as it would in production. Like `python -m bot`, the sender calls
+`bot.runtime.settle_after_startup()` before it sends (where the tree has it).
+
+With `--baseline REF` (default main; `none` to skip) every figure is also measured on a
+temporary `git worktree` of REF (see `baseline.py`), each tree's whole run in a child process,
+alternating `--rounds` times, and printed side by side. The documented window allows at most one
 duplicate per message in flight when the process dies (the outbox's delivery guarantee).
 """
 
@@ -23,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import statistics
 import sys
@@ -36,12 +43,14 @@ for folder in (ROOT, ROOT / "bench"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
+from baseline import TREE, baseline_tree, emit, run_in  # noqa: E402  (TREE first on sys.path)
 from outbox_bench import CappedTelegramAPI, citizen_steps  # noqa: E402
 
 from bot.app import attach_telegram, attach_whatsapp, build_app  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.domain.hearings import AnnouncementDraft  # noqa: E402
+from tests.fakes.telegram_api import ApiError  # noqa: E402
 from tests.fakes.twilio_api import (  # noqa: E402
     DEFAULT_ACCOUNT_SID,
     DEFAULT_AUTH_TOKEN,
@@ -50,6 +59,7 @@ from tests.fakes.twilio_api import (  # noqa: E402
 )
 from tests.telegram_harness import TelegramHarness  # noqa: E402
 
+SCRIPT = Path(__file__).resolve()
 CAP = 500.0
 TEXTS = {
     "ky": "Коомдук угуу 25-мартта саат 10:00до айыл өкмөтүнүн залында өтөт.",
@@ -100,12 +110,30 @@ async def write_broadcast(app) -> float:
     return time.perf_counter() - started
 
 
-def received(telegram: CappedTelegramAPI, twilio: FakeTwilioAPI) -> Counter:
-    counts = Counter(
-        str(call.params.get("chat_id"))
-        for call in telegram.calls_to("sendMessage")
-        if "📣" in (call.params.get("text") or "")
-    )
+class StampedTelegramAPI(CappedTelegramAPI):
+    """Also notes each broadcast message it accepted (a call answered 429 delivers nothing:
+    the retry is no duplicate), and when (monotonic seconds)."""
+
+    def __init__(self, cap: float | None) -> None:
+        super().__init__(cap)
+        self.stamps: list[float] = []
+        self.accepted: Counter = Counter()
+        self.refusals: list[float] = []
+
+    def _m_sendmessage(self, call):
+        try:
+            answer = super()._m_sendmessage(call)
+        except ApiError:
+            self.refusals.append(time.monotonic())
+            raise
+        self.stamps.append(time.monotonic())
+        if "📣" in (call.params.get("text") or ""):
+            self.accepted[str(call.params.get("chat_id"))] += 1
+        return answer
+
+
+def received(telegram: StampedTelegramAPI, twilio: FakeTwilioAPI) -> Counter:
+    counts = Counter(telegram.accepted)
     counts.update(m.to.removeprefix("whatsapp:") for m in twilio.sent if "📣" in (m.body or ""))
     return counts
 
@@ -132,6 +160,12 @@ async def child(folder: Path, telegram_base: str, twilio_base: str) -> None:
     from aiogram.client.telegram import TelegramAPIServer
 
     app = await build_app(settings(folder, telegram_base, twilio_base), clock=SystemClock())
+    try:
+        from bot.runtime import settle_after_startup
+    except ImportError:  # a tree from before it
+        pass
+    else:
+        settle_after_startup()
     bot = Bot(
         "123456:BENCH-TOKEN",
         session=AiohttpSession(api=TelegramAPIServer.from_base(telegram_base)),
@@ -146,8 +180,8 @@ async def child(folder: Path, telegram_base: str, twilio_base: str) -> None:
 
 async def run_child(folder: Path, telegram_base: str, twilio_base: str):
     return await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--child", str(folder), telegram_base, twilio_base,
-        cwd=ROOT,
+        sys.executable, SCRIPT, "--sender", str(folder), telegram_base, twilio_base,
+        "--tree", str(TREE), cwd=TREE,
     )  # fmt: skip
 
 
@@ -157,15 +191,17 @@ async def run_child(folder: Path, telegram_base: str, twilio_base: str):
 async def run(recipients: int, whatsapp_share: float, kill_at: float | None) -> dict:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        async with CappedTelegramAPI(CAP) as telegram, FakeTwilioAPI() as twilio:
+        async with StampedTelegramAPI(CAP) as telegram, FakeTwilioAPI() as twilio:
             app = await build_app(
                 settings(folder, telegram.base_url, twilio.base_url), clock=SystemClock()
             )
             tg_keys, wa_keys = await seed(app, recipients, whatsapp_share)
             written = await write_broadcast(app)
             await app.close()
+            cpu_before = _children_cpu()
             process = await run_child(folder, telegram.base_url, twilio.base_url)
             killed = False
+            killed_at = time.monotonic()
             first = None  # the first broadcast message seen at a fake: the child is up
             while process.returncode is None:
                 so_far = sum(received(telegram, twilio).values())
@@ -173,6 +209,7 @@ async def run(recipients: int, whatsapp_share: float, kill_at: float | None) -> 
                     first = (time.perf_counter(), so_far)
                 if kill_at and not killed and so_far >= recipients * kill_at:
                     os.kill(process.pid, signal.SIGKILL)
+                    killed_at = time.monotonic()
                     await process.wait()
                     killed = True
                     process = await run_child(folder, telegram.base_url, twilio.base_url)
@@ -180,18 +217,30 @@ async def run(recipients: int, whatsapp_share: float, kill_at: float | None) -> 
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(process.wait(), 0.05)
             seconds = time.perf_counter() - first[0]
+            cpu = _children_cpu() - cpu_before
             counts = received(telegram, twilio)
             duplicates, missing = tally(counts, tg_keys | wa_keys)
             telegram_sent = sum(counts[k] for k in tg_keys) * (1 - first[1] / recipients)
+            stamps = telegram.stamps
+            own_window = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
     return {
         "written": written,
         "seconds": seconds,
         "telegram_rate": telegram_sent / seconds,
+        "telegram_own_rate": own_window,
+        "sender_cpu": cpu,
+        "refusals": [round(at - killed_at, 2) for at in telegram.refusals],
         "refused": telegram.refused,
         "duplicates": duplicates,
         "missing": missing,
         "killed": killed,
     }
+
+
+def _children_cpu() -> float:
+    """CPU seconds used by the sending processes that ended (start-up included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def drain(app) -> None:
@@ -200,7 +249,7 @@ async def drain(app) -> None:
         await asyncio.sleep(0.02)
 
 
-async def reply_latency(recipients: int, steps: int) -> dict[str, tuple[float, float]]:
+async def reply_latency(recipients: int, steps: int) -> dict[str, tuple[float, float, int]]:
     """Citizens' /help while the broadcast drains (in this process), and with nothing queued."""
     results = {}
     for label, queued in (("empty outbox", False), (f"{recipients} broadcast rows", True)):
@@ -218,6 +267,7 @@ async def reply_latency(recipients: int, steps: int) -> dict[str, tuple[float, f
 
                 drainer = asyncio.create_task(drain(app)) if queued else None
                 latencies = sorted(await citizen_steps(harness, steps))
+                left = await pending(app)
                 if drainer is not None:
                     drainer.cancel()
                     await asyncio.gather(drainer, return_exceptions=True)
@@ -227,8 +277,48 @@ async def reply_latency(recipients: int, steps: int) -> dict[str, tuple[float, f
         results[label] = (
             statistics.median(latencies) * 1000,
             latencies[int(len(latencies) * 0.99) - 1] * 1000,
+            left,
         )
     return results
+
+
+async def measure(recipients: int, whatsapp: float, steps: int) -> dict:
+    runs = {}
+    for label, kill_at in (("straight through", None), ("kill -9 half-way, restart", 0.5)):
+        runs[label] = await run(recipients, whatsapp, kill_at)
+    return {"runs": runs, "replies": await reply_latency(recipients, steps)}
+
+
+def _when(r: dict, label: str) -> str:
+    """When the 429s came: seconds after the kill (or after the sender started)."""
+    if not r["refusals"]:
+        return ""
+    since = "the kill" if "kill" in label else "the start"
+    return f" (from {min(r['refusals']):+.2f} to {max(r['refusals']):+.2f} s after {since})"
+
+
+def report(name: str, figures: dict, recipients: int, whatsapp: float) -> None:
+    print(f"== {name}")
+    for label, r in figures["runs"].items():
+        print(
+            f"{label}: {recipients} recipients ({whatsapp:.0%} WhatsApp);"
+            f" rows written in {r['written']:.2f} s; sent in {r['seconds']:.1f} s"
+            f" (from the first message, restart included);"
+            f" Telegram {r['telegram_rate']:.0f}/s = {r['telegram_rate'] / CAP:.2f} of the"
+            f" {CAP:.0f}/s cap (first to last Telegram message:"
+            f" {r['telegram_own_rate']:.0f}/s = {r['telegram_own_rate'] / CAP:.2f});"
+            f" 429s provoked: {r['refused']}{_when(r, label)};"
+            f" duplicates {r['duplicates']}, missing {r['missing']};"
+            f" sender CPU {r['sender_cpu']:.1f} s"
+            + ("" if r["killed"] or "kill" not in label else " (finished before the kill)")
+        )
+    replies = figures["replies"]
+    for label, (p50, p99, left) in replies.items():
+        extra = f" ({left} rows still queued when the last reply was timed)" if left else ""
+        print(f"reply latency, {label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms{extra}")
+    (_, empty), (_, draining) = list(replies.items())
+    ratio = draining[1] / empty[1]
+    print(f"reply p99 draining / empty: {ratio:.2f} {'PASS' if ratio <= 2 else 'ABOVE TARGET'}")
 
 
 async def main() -> None:
@@ -236,24 +326,31 @@ async def main() -> None:
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--whatsapp", type=float, default=0.2, help="share on WhatsApp")
     parser.add_argument("--steps", type=int, default=200, help="citizen replies timed")
+    parser.add_argument("--baseline", default="main", help="git ref alongside ('none': skip)")
+    parser.add_argument("--rounds", type=int, default=1, help="alternations of the trees")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    for label, kill_at in (("straight through", None), ("kill -9 half-way, restart", 0.5)):
-        r = await run(args.recipients, args.whatsapp, kill_at)
-        print(
-            f"{label}: {args.recipients} recipients ({args.whatsapp:.0%} WhatsApp);"
-            f" rows written in {r['written']:.2f} s; sent in {r['seconds']:.1f} s"
-            f" (from the first message, restart included);"
-            f" Telegram {r['telegram_rate']:.0f}/s = {r['telegram_rate'] / CAP:.2f} of the"
-            f" {CAP:.0f}/s cap (429s provoked: {r['refused']});"
-            f" duplicates {r['duplicates']}, missing {r['missing']}"
-            + ("" if r["killed"] or kill_at is None else " (finished before the kill)")
-        )
-    for label, (p50, p99) in (await reply_latency(args.recipients, args.steps)).items():
-        print(f"reply latency, {label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    if args.child:
+        emit(await measure(args.recipients, args.whatsapp, args.steps))
+        return
+    if args.baseline == "none":
+        figures = await measure(args.recipients, args.whatsapp, args.steps)
+        report("this tree", figures, args.recipients, args.whatsapp)
+        return
+    arguments = [f"--recipients={args.recipients}", f"--whatsapp={args.whatsapp}",
+                 f"--steps={args.steps}"]  # fmt: skip
+    with baseline_tree(args.baseline) as baseline:
+        trees = {f"baseline {args.baseline}": baseline, "this tree": ROOT}
+        for round_ in range(1, args.rounds + 1):
+            for name, tree in trees.items():
+                figures = run_in(tree, SCRIPT, arguments)
+                report(f"{name}, round {round_}", figures, args.recipients, args.whatsapp)
+                sys.stdout.flush()
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+    if len(sys.argv) >= 5 and sys.argv[1] == "--sender":
         asyncio.run(child(Path(sys.argv[2]), sys.argv[3], sys.argv[4]))
     else:
         asyncio.run(main())

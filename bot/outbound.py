@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -128,6 +129,22 @@ GROUP_GONE_PAUSE = timedelta(minutes=15)
 STOP_GRACE = 10.0  # seconds a stopping process waits for the calls under way
 # The longest a bulk row waits for citizens' messages being handled (`urgent`) to finish.
 URGENT_WAIT = 0.25
+# What one row under way takes (claim, render, the call, mark sent) when sizing a channel's
+# rows in flight to its rate limit (see `OutboxDispatcher._slots_of`).
+IN_FLIGHT_SECONDS = 0.05
+
+
+class _Countdown:
+    """Called once per row when its claim is decided; `zero` is set after the last one."""
+
+    def __init__(self, count: int) -> None:
+        self.left = count
+        self.zero = asyncio.Event()
+
+    def __call__(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.zero.set()
 
 
 class OutboxDispatcher:
@@ -158,7 +175,8 @@ class OutboxDispatcher:
         self.batch = batch
         self.max_rows_per_run = max_rows_per_run
         # rows of different chats go out side by side; each call still waits for its pacer
-        self._slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self.channels: dict[str, Channel] = {}
         self.renderers: dict[str, Renderer] = {}
         # called with (citizen id, options) after a push with options reached a citizen
@@ -183,17 +201,54 @@ class OutboxDispatcher:
         self.renderers[kind] = renderer
 
     async def run_once(self) -> int:
-        """Deliver what is due now, for every chat; returns how many rows were sent."""
+        """Deliver what is due now, for every chat; returns how many rows were sent.
+
+        Each channel is fed on its own, side by side, so a slow messenger (WhatsApp at ten
+        messages a second) never holds back a fast one; then whatever is left (rows of a
+        channel not configured here) is looked at once."""
         async with self._busy():
-            sent = tried = 0
-            while tried < self.max_rows_per_run and not self._stopping:
+            names = list(self.channels)
+            sent = sum(await asyncio.gather(*(self._run_channel(name) for name in names)))
+            if not self._stopping:
                 rows = await self.store.outbox.due(now=self.clock.now(), limit=self.batch)
-                results = await asyncio.gather(*(self._claim_and_deliver(row) for row in rows))
-                sent += sum(results)
-                tried += len(rows)
-                if not rows:
-                    break
+                rows = [row for row in rows if row.channel not in names]
+                sent += sum(await asyncio.gather(*(self._claim_and_deliver(r) for r in rows)))
             return sent
+
+    async def _run_channel(self, channel: str) -> int:
+        """One channel's due rows, up to `max_rows_per_run`, with no pause between batches:
+        the next batch is read as soon as every row of this one is claimed (claimed rows are
+        not due any more, and a chat's next row not before its previous one is done), while
+        the last of them are still being sent."""
+        tasks: list[asyncio.Task] = []
+        tried = 0
+        while tried < self.max_rows_per_run and not self._stopping:
+            rows = await self.store.outbox.due(
+                now=self.clock.now(), limit=self.batch, channel=channel
+            )
+            if not rows:  # unless a row under way holds back its chat's next one
+                under_way = [task for task in tasks if not task.done()]
+                if not under_way:
+                    break
+                await asyncio.wait(under_way, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            tried += len(rows)
+            claimed = _Countdown(len(rows))
+            tasks += [asyncio.create_task(self._claim_and_deliver(r, claimed)) for r in rows]
+            await claimed.zero.wait()
+        return sum(await asyncio.gather(*tasks))
+
+    def _slots_of(self, channel: str) -> asyncio.Semaphore:
+        """How many rows of a channel may be under way at once: `concurrency`, or enough to
+        keep the channel's overall rate limit busy when each row takes IN_FLIGHT_SECONDS (a
+        500/s cap needs 25 rows under way: claim, render, the call, mark sent)."""
+        slots = self._slots.get(channel)
+        if slots is None:
+            pacer = getattr(self.channels.get(channel), "pacer", None)
+            per_second = pacer.limits.per_second if pacer is not None else None
+            size = max(self.concurrency, math.ceil((per_second or 0) * IN_FLIGHT_SECONDS))
+            slots = self._slots[channel] = asyncio.Semaphore(size)
+        return slots
 
     @asynccontextmanager
     async def urgent(self) -> AsyncIterator[None]:
@@ -215,14 +270,25 @@ class OutboxDispatcher:
                 async with asyncio.timeout(URGENT_WAIT):
                     await self._calm.wait()
 
-    async def _claim_and_deliver(self, row: OutboxMessage) -> int:
-        async with self._slots:
-            await self._give_way(row)
-            if self._stopping:
-                return 0
-            if not await self.store.outbox.claim(message_id=row.id, now=self.clock.now()):
-                return 0  # another sender took it
-            return await self._deliver_row(row)
+    async def _claim_and_deliver(
+        self, row: OutboxMessage, claimed: Callable[[], None] | None = None
+    ) -> int:
+        """Claim the row, then send it; `claimed()` is called once the claim is decided."""
+        try:
+            async with self._slots_of(row.channel):
+                await self._give_way(row)
+                if self._stopping:
+                    return 0
+                taken = await self.store.outbox.claim(message_id=row.id, now=self.clock.now())
+                if claimed is not None:
+                    claimed, note = None, claimed
+                    note()
+                if not taken:
+                    return 0  # another sender took it
+                return await self._deliver_row(row)
+        finally:
+            if claimed is not None:
+                claimed()
 
     async def send_for(self, channel: str, recipient: str) -> int:
         """Deliver what is due for one chat now (right after its citizen wrote), in order."""
@@ -333,6 +399,7 @@ class OutboxDispatcher:
             scrub=is_secret(row) and not confirms_later,
             parts_done=len(parts),
             provider_sid=self._kept(channel, row, last_id, last=True),
+            together=row.lane >= BULK_LANE,
         )
         await self._note_pushed_options(row, rendered)
         return 1

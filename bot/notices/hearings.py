@@ -9,6 +9,7 @@ moved, was cancelled or was held is dropped (`Drop`), never sent.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from bot.dialogs.events import Document, Option, Rendered, Reply
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from bot.storage.hearings import Proposal
     from bot.storage.store import Store
 
+ANNOUNCEMENTS_KEPT = 32  # (broadcast, language) pairs whose rendered announcement is kept
 HEARING_PREFIX = "hearing:"  # options `hearing:<id>:<action>`, answered by the hearings dialog
 HEADINGS = {
     "hearing_announcement": N_("📢 Public hearing: {title}"),
@@ -136,6 +138,10 @@ class HearingNotices:
         self.default_locale = default_locale
         self.operator_locale = operator_locale
         self.topics = {topic.id: topic for topic in topics}
+        # (broadcast id, locale) -> the announcement's reply and template variables
+        self._announcements: OrderedDict[tuple[int, str], tuple[Reply, dict[str, str]]] = (
+            OrderedDict()
+        )
 
     def renderers(self) -> dict:
         return {
@@ -150,10 +156,10 @@ class HearingNotices:
         }
 
     async def _texts(self, payload: dict) -> Texts:
-        citizen = None
+        locale = None
         if payload.get("citizen_id") is not None:
-            citizen = await self.store.citizens.get(citizen_id=payload["citizen_id"])
-        return self.i18n.texts((citizen and citizen.locale) or self.default_locale)
+            locale = await self.store.citizens.locale_of(citizen_id=payload["citizen_id"])
+        return self.i18n.texts(locale or self.default_locale)
 
     async def _hearing(self, payload: dict) -> Hearing:
         hearing = await self.store.hearings.get(hearing_id=payload["hearing_id"])
@@ -250,9 +256,24 @@ class HearingNotices:
         return "\n\n".join(lines)
 
     async def render_general(self, payload: dict) -> Rendered:
-        """'announcement': a general announcement in the citizen's language, with its file."""
-        broadcast = await self.store.broadcasts.get(broadcast_id=payload["broadcast_id"])
+        """'announcement': a general announcement in the citizen's language (read for every
+        row, when it is sent), with its file. A broadcast's content never changes once written,
+        so what it says in one language is made once and kept (ANNOUNCEMENTS_KEPT of them)."""
         t = await self._texts(payload)
+        key = (payload["broadcast_id"], t.locale)
+        made = self._announcements.get(key)
+        if made is None:
+            made = await self._announcement(payload["broadcast_id"], t)
+            self._announcements[key] = made
+            while len(self._announcements) > ANNOUNCEMENTS_KEPT:
+                self._announcements.popitem(last=False)
+        else:
+            self._announcements.move_to_end(key)
+        reply, variables = made
+        return Rendered([reply], dict(variables))
+
+    async def _announcement(self, broadcast_id: int, t: Texts) -> tuple[Reply, dict[str, str]]:
+        broadcast = await self.store.broadcasts.get(broadcast_id=broadcast_id)
         data = broadcast.payload
         text = data["texts"].get(t.locale) or data["texts"][self.default_locale]
         document = None
@@ -266,7 +287,7 @@ class HearingNotices:
         )
         # the hearing template's three variables: the text, and two that a notice fills with
         # the date and the place
-        return Rendered([reply], {"1": text[:900], "2": "—", "3": "—"})
+        return reply, {"1": text[:900], "2": "—", "3": "—"}
 
     async def render_proposal(self, payload: dict) -> Rendered:
         """'hearing_proposal': the operators' copy of a citizen's proposal (never who)."""

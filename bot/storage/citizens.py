@@ -74,6 +74,13 @@ class CitizenRepo:
         )
         return citizen_of_row(row) if row else None
 
+    async def locale_of(self, *, citizen_id: int) -> str | None:
+        """Only the citizen's language as it is now (what a bulk row's renderer needs)."""
+        row = await self._store.fetchone(
+            "SELECT locale FROM citizens WHERE id = ?", (citizen_id,), inline=True
+        )
+        return row[0] if row else None
+
     async def find(self, *, channel: str, user_key: str) -> Citizen | None:
         row = await self._store.fetchone(
             "SELECT * FROM citizens WHERE channel = ? AND user_key = ?",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -48,6 +49,11 @@ def _update_with_delivery(
     )
 
 
+def _update_many(conn: sqlite3.Connection, update: str, params: list[tuple]) -> None:
+    """Inside a transaction: one update, for several rows."""
+    conn.executemany(update, params)
+
+
 def _add(
     conn: sqlite3.Connection,
     messages: list[NewOutboxMessage],
@@ -70,9 +76,20 @@ def _outbox(row: aiosqlite.Row) -> OutboxMessage:
     )
 
 
+_MARK_SENT = (
+    "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+    " payload = CASE WHEN ? THEN '{}' ELSE payload END,"
+    " result = CASE WHEN ? IS NULL THEN result"
+    " ELSE json_set(COALESCE(result, '{}'), '$.parts_done', ?) END WHERE id = ?"
+)
+
+
 class OutboxRepo:
     def __init__(self, store: Store) -> None:
         self._store = store
+        # bulk rows sent since the last group of marks was written: (params, who waits)
+        self._marks: list[tuple[tuple, asyncio.Future]] = []
+        self._writing: set[asyncio.Task] = set()
 
     async def add(
         self,
@@ -155,23 +172,51 @@ class OutboxRepo:
         scrub: bool = False,
         parts_done: int | None = None,
         provider_sid: str | None = None,
+        together: bool = False,
     ) -> None:
         """Done. `scrub` blanks the payload (replies that carried a receipt code); the last
         part's progress and messenger id are recorded with it, in one statement when there is
-        no id to keep."""
-        update = (
-            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
-            " payload = CASE WHEN ? THEN '{}' ELSE payload END,"
-            " result = CASE WHEN ? IS NULL THEN result"
-            " ELSE json_set(COALESCE(result, '{}'), '$.parts_done', ?) END WHERE id = ?"
-        )
+        no id to keep.
+
+        `together` (a broadcast's rows): the marks of the rows whose calls came back in the
+        same turn of the event loop are written in one transaction, at the next turn, each
+        caller waiting until its own is written. A broadcast at hundreds of rows a second
+        otherwise pays one commit (its index pages written to the WAL again) per row."""
+        update = _MARK_SENT
         params = (to_db(now), int(scrub), parts_done, parts_done, message_id)
+        if provider_sid is None and together:
+            written = asyncio.get_running_loop().create_future()
+            if not self._marks:
+                task = asyncio.get_running_loop().create_task(self._write_marks())
+                self._writing.add(task)
+                task.add_done_callback(self._writing.discard)
+            self._marks.append((params, written))
+            await written
+            return
         if provider_sid is None:
             await self._store.execute(update, params, inline=True)
             return
         await self._store.atomic(
             _update_with_delivery, update, params, provider_sid, message_id, now, inline=True
         )
+
+    async def _write_marks(self) -> None:
+        """The marks gathered since the last turn of the event loop, in one transaction."""
+        marks, self._marks = self._marks, []
+        try:
+            await self._store.atomic(
+                _update_many, _MARK_SENT, [params for params, _ in marks], inline=True
+            )
+        except BaseException as error:
+            for _, written in marks:
+                if not written.done():
+                    written.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for _, written in marks:
+            if not written.done():
+                written.set_result(None)
 
     async def record_part(
         self, *, message_id: int, parts_done: int, provider_sid: str | None, now: datetime
