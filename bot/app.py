@@ -113,9 +113,7 @@ async def build_app(
         store,
         clock=clock,
         operator_channel=operator_channel,
-        operator_recipient=operator_recipient
-        or _str(content.default_route)
-        or _str(settings.operator_chat_id),
+        operator_recipient=complaints.default_group(),
     )
     services = Services(
         store=store,
@@ -240,10 +238,6 @@ def _faq_path(settings: Settings):
     if settings.content_dir and (settings.content_dir / "faq.json").is_file():
         return settings.content_dir / "faq.json"
     return None
-
-
-def _str(value) -> str | None:
-    return None if value is None else str(value)
 
 
 def attach_telegram(app: App, bot) -> None:

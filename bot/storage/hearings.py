@@ -220,11 +220,14 @@ class HearingRepo:
 
     async def attendees_of_held(self, *, since: datetime) -> list[tuple[int, int]]:
         """(hearing id, citizen id) of everyone who said they would come to a hearing marked
-        held since `since` (its results published): whom to invite to rate it."""
+        held since `since` (its results published), not invited to rate it yet."""
         rows = await self._store.fetchall(
             "SELECT r.hearing_id, r.citizen_id FROM hearings h"
             " JOIN hearing_rsvps r ON r.hearing_id = h.id"
-            " WHERE h.status = 'held' AND h.updated_at >= ? ORDER BY h.id, r.citizen_id",
+            " WHERE h.status = 'held' AND h.updated_at >= ?"
+            " AND NOT EXISTS (SELECT 1 FROM survey_invitations i WHERE i.subject_kind ="
+            " 'hearing' AND i.subject_id = h.id AND i.citizen_id = r.citizen_id)"
+            " ORDER BY h.id, r.citizen_id",
             (to_db(since),),
         )
         return [(row["hearing_id"], row["citizen_id"]) for row in rows]
